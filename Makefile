@@ -1,0 +1,49 @@
+# Sluice — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+DEMO_START ?= 2026-11-01
+DEMO_DAYS ?= 7
+DEMO_EVENTS ?= 20000
+
+# Nothing may try the internet: telemetry off for every tool.
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := false
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install demo test test-fast lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --inexact --extra dev --quiet
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the locked dependencies
+
+demo: install ## generate a 7-day sample lake under data/ and run the daily pipeline for each day
+	rm -rf data/lake data/warehouse.duckdb
+	$(BIN)/sluice lake generate --start $(DEMO_START) --days $(DEMO_DAYS) --events-per-day $(DEMO_EVENTS)
+	$(BIN)/sluice backfill --start $(DEMO_START) --end $$(date -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
+
+lint: install ## ruff and mypy over the Python package
+	$(BIN)/ruff check flows tests
+	$(BIN)/mypy
+
+test-fast: install ## the quick inner loop: unit tests and fast integration tests
+	$(BIN)/pytest -q -m "not slow" -x
+
+test: install lint ## everything CI checks (README's test command)
+	$(BIN)/pytest -q
+
+clean: ## remove generated files (keeps .venv)
+	rm -rf target logs data .pytest_cache .mypy_cache .ruff_cache

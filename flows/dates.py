@@ -1,0 +1,44 @@
+"""Parsing and validating the partition dates and ranges users pass in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from flows.errors import InvalidParameter
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(value: str | date, name: str = "date") -> date:
+    """Parse an ISO date (YYYY-MM-DD), naming the parameter when it is wrong."""
+    if isinstance(value, date):
+        return value
+    if not _ISO_DATE.match(value or ""):
+        raise InvalidParameter(f"{name} must be a date like 2026-11-01, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidParameter(f"{name} {value!r} is not a calendar date: {exc}") from exc
+
+
+def date_range(start: date, end: date, *, max_days: int | None = None) -> list[date]:
+    """Every day from start to end inclusive; refuses inverted or over-long ranges."""
+    if end < start:
+        raise InvalidParameter(f"end {end} is before start {start}")
+    days = (end - start).days + 1
+    if max_days is not None and days > max_days:
+        raise InvalidParameter(
+            f"range {start}..{end} spans {days} days, more than the maximum of {max_days} "
+            "(set SLUICE_MAX_BACKFILL_DAYS to allow more)"
+        )
+    return list(iter_days(start, end))
+
+
+def iter_days(start: date, end: date) -> Iterator[date]:
+    """Yield each day from start to end inclusive."""
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)

@@ -1,0 +1,101 @@
+"""dbt in-process: parse the project once, then run layers for a window of lake days."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from dbt.cli.main import dbtRunner
+
+from flows.errors import ProjectError, StepFailed
+from flows.settings import Settings
+
+QUIET = ["--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One dbt node's outcome."""
+
+    name: str
+    status: str
+    seconds: float
+    message: str
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    """The outcome of building one layer for a window of lake days."""
+
+    layer: str
+    start: date
+    end: date
+    nodes: tuple[NodeResult, ...]
+    seconds: float
+
+    @property
+    def dbt_seconds(self) -> float:
+        return sum(n.seconds for n in self.nodes)
+
+
+def dbt_environment(settings: Settings) -> None:
+    """Point dbt at this process's warehouse and keep it offline and quiet."""
+    os.environ["SLUICE_DUCKDB"] = str(settings.duckdb)
+    os.environ["SLUICE_TARGET"] = settings.target
+    os.environ["DBT_PROFILES_DIR"] = str(settings.project_dir)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+class DbtProject:
+    """A dbt project parsed once; every later invocation reuses the manifest."""
+
+    def __init__(self, settings: Settings) -> None:
+        dbt_environment(settings)
+        self.settings = settings
+        self._common = [
+            "--project-dir",
+            str(settings.project_dir),
+            "--profiles-dir",
+            str(settings.project_dir),
+            "--target",
+            settings.target,
+        ]
+        result = dbtRunner().invoke(["parse", *QUIET, *self._common])
+        if not result.success or result.result is None:
+            raise ProjectError(f"dbt parse failed in {settings.project_dir}: {result.exception}")
+        self.manifest: Any = result.result
+
+    def invoke(self, args: list[str]) -> Any:
+        """Run one dbt command in-process with the parsed manifest."""
+        return dbtRunner(manifest=self.manifest).invoke(
+            [*args[:1], *QUIET, *self._common, *args[1:]]
+        )
+
+    def run_layer(
+        self, layer: str, start: date, end: date, *, full_refresh: bool = False
+    ) -> LayerRun:
+        """Build every model of `layer` for lake days start..end; raise StepFailed on any error."""
+        run_vars = json.dumps({"run_start": start.isoformat(), "run_end": end.isoformat()})
+        args = ["run", "--select", f"config.meta.layer:{layer}", "--vars", run_vars]
+        if full_refresh:
+            args.append("--full-refresh")
+        began = time.perf_counter()
+        result = self.invoke(args)
+        seconds = time.perf_counter() - began
+        nodes = tuple(
+            NodeResult(r.node.name, str(r.status), float(r.execution_time or 0.0), r.message or "")
+            for r in getattr(result.result, "results", None) or []
+        )
+        partition = start.isoformat() if start == end else f"{start}..{end}"
+        failed = [n for n in nodes if n.status not in ("success", "pass")]
+        if failed or not result.success:
+            detail = "; ".join(f"{n.name}: {n.message}" for n in failed) or str(result.exception)
+            raise StepFailed(f"dbt layer {layer}", partition, detail)
+        if not nodes:
+            raise StepFailed(f"dbt layer {layer}", partition, "selected no model")
+        return LayerRun(layer, start, end, nodes, seconds)

@@ -1,0 +1,167 @@
+"""The dbt project as Sluice sees it: layers, lake tables and windows, read from the manifest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.errors import ProjectError
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+def identifier(value: str, what: str) -> str:
+    """Return value if it is a safe lowercase SQL identifier, else raise naming it."""
+    if not _IDENTIFIER.match(value):
+        raise ProjectError(f"{what} {value!r} is not a lowercase identifier ([a-z_][a-z0-9_]*)")
+    return value
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How landing checks one field of a lake record."""
+
+    name: str
+    type: str
+    required_for: tuple[str, ...] | None  # None: optional; () : always required
+    accepted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """A raw table and the lake files it is landed from (a dbt source with `meta.sluice`)."""
+
+    name: str
+    source: str
+    lake_path: str
+    format: str
+    fields: tuple[FieldRule, ...]
+    event_date_field: str | None = None
+    type_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """The parsed dbt project and what the pipeline derives from it."""
+
+    manifest: Any
+    layers: tuple[str, ...]
+    lake_tables: tuple[LakeTable, ...]
+    lateness_days: int
+
+    def models_in(self, layer: str) -> list[str]:
+        """Names of the models of one layer."""
+        return sorted(
+            node.name
+            for node in self.manifest.nodes.values()
+            if node.resource_type == "model" and _meta(node).get("layer") == layer
+        )
+
+
+def _meta(node: Any) -> dict[str, Any]:
+    meta = dict(getattr(node, "meta", None) or {})
+    meta.update(getattr(getattr(node, "config", None), "meta", None) or {})
+    return meta
+
+
+def _field_rule(table: str, name: str, spec: dict[str, Any]) -> FieldRule:
+    identifier(name, f"field of {table}")
+    kind = spec.get("type", "string")
+    if kind not in FIELD_TYPES:
+        raise ProjectError(f"field {table}.{name}: type {kind!r} is not one of {FIELD_TYPES}")
+    required: Any = spec.get("required")
+    required_for: tuple[str, ...] | None
+    if required is None or required is False:
+        required_for = None
+    elif required in ("always", True):
+        required_for = ()
+    elif isinstance(required, list):
+        required_for = tuple(str(v) for v in required)
+    else:
+        raise ProjectError(f"field {table}.{name}: required must be always or a list of types")
+    accepted = tuple(str(v) for v in spec.get("accepted", ()))
+    return FieldRule(name, kind, required_for, accepted)
+
+
+def lake_tables(manifest: Any) -> tuple[LakeTable, ...]:
+    """Every source table that declares `meta.sluice.lake_path`, sorted by name."""
+    tables = []
+    for source in manifest.sources.values():
+        spec = _meta(source).get("sluice")
+        if not spec:
+            continue
+        name = identifier(source.name, "source table")
+        fmt = spec.get("format")
+        if fmt not in FORMATS:
+            raise ProjectError(f"source table {name}: format {fmt!r} is not one of {FORMATS}")
+        fields = tuple(_field_rule(name, f, s or {}) for f, s in (spec.get("fields") or {}).items())
+        names = {f.name for f in fields}
+        for key in ("event_date_field", "type_field"):
+            if spec.get(key) and spec[key] not in names:
+                raise ProjectError(f"source table {name}: {key} {spec[key]!r} is not a field")
+        tables.append(
+            LakeTable(
+                name=name,
+                source=source.source_name,
+                lake_path=str(spec.get("lake_path", "")),
+                format=fmt,
+                fields=fields,
+                event_date_field=spec.get("event_date_field"),
+                type_field=spec.get("type_field"),
+            )
+        )
+    if not tables:
+        raise ProjectError("no source declares meta.sluice.lake_path: nothing to land")
+    return tuple(sorted(tables, key=lambda t: t.name))
+
+
+def ordered_layers(manifest: Any) -> tuple[str, ...]:
+    """Layer names (model meta `layer`), ordered so every layer follows the layers it reads."""
+    layer_of = {
+        uid: _meta(node)["layer"]
+        for uid, node in manifest.nodes.items()
+        if node.resource_type == "model" and _meta(node).get("layer")
+    }
+    needs: dict[str, set[str]] = {layer: set() for layer in layer_of.values()}
+    for uid, layer in layer_of.items():
+        for parent in manifest.nodes[uid].depends_on.nodes:
+            parent_layer = layer_of.get(parent)
+            if parent_layer and parent_layer != layer:
+                needs[layer].add(parent_layer)
+    ordered: list[str] = []
+    while needs:
+        ready = sorted(layer for layer, deps in needs.items() if deps <= set(ordered))
+        if not ready:
+            raise ProjectError(f"layers depend on each other in a cycle: {sorted(needs)}")
+        ordered.extend(ready)
+        for layer in ready:
+            del needs[layer]
+    return tuple(ordered)
+
+
+def project_vars(project_dir: Path) -> dict[str, Any]:
+    """The `vars:` block of dbt_project.yml."""
+    with (project_dir / "dbt_project.yml").open() as handle:
+        config = yaml.safe_load(handle) or {}
+    return dict(config.get("vars") or {})
+
+
+def build_project(manifest: Any, project_dir: Path) -> Project:
+    """Derive the pipeline's view of the project from a parsed manifest."""
+    lateness = project_vars(project_dir).get("lateness_days")
+    if not isinstance(lateness, int) or lateness < 0:
+        raise ProjectError(
+            f"dbt_project.yml var lateness_days must be an integer >= 0, got {lateness!r}"
+        )
+    return Project(
+        manifest=manifest,
+        layers=ordered_layers(manifest),
+        lake_tables=lake_tables(manifest),
+        lateness_days=lateness,
+    )

@@ -1,0 +1,46 @@
+"""Sluice settings: where the lake and the warehouse live, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every location and limit Sluice uses; env vars are prefixed `SLUICE_`."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", frozen=True)
+
+    lake: Path = Field(default=PROJECT_DIR / "data" / "lake", description="the lake folder")
+    duckdb: Path = Field(
+        default=PROJECT_DIR / "data" / "warehouse.duckdb", description="the DuckDB warehouse file"
+    )
+    target: Literal["dev", "bigquery", "bq_emulator"] = Field(
+        default="dev", description="dbt target in profiles.yml"
+    )
+    project_dir: Path = Field(default=PROJECT_DIR, description="the dbt project")
+    max_backfill_days: int = Field(
+        default=400, ge=1, description="longest range one backfill may span"
+    )
+
+    def resolved(self) -> Settings:
+        """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""
+        return self.model_copy(
+            update={
+                "lake": self.lake.expanduser().resolve(),
+                "duckdb": self.duckdb.expanduser().resolve(),
+                "project_dir": self.project_dir.expanduser().resolve(),
+            }
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings (environment read once)."""
+    return Settings().resolved()

@@ -1,0 +1,9 @@
+{{ config(materialized='table') }}
+
+{{
+    scd2_from_changes(
+        changes_model=ref('int_companies_changed'),
+        key=['company_id'],
+        columns=['company_name', 'industry', 'employee_band', 'updated_at'],
+    )
+}}

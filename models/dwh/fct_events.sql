@@ -1,0 +1,107 @@
+{{
+    config(
+        incremental_strategy='replace_window',
+        event_time='event_date',
+        meta={'window': {'lag_days': var('lateness_days'), 'lead_days': 0}},
+    )
+}}
+
+{#- Event dates [D-L, D] are rebuilt from every lake day that can hold them: [D-L, D+L]. -#}
+{%- set lateness_days = var('lateness_days') | int -%}
+
+with
+
+landed_events as (
+    select
+        landed_date,
+        source_file,
+        line_number,
+        event_id,
+        event_type,
+        event_at,
+        event_date,
+        user_id,
+        session_id,
+        platform,
+        job_id,
+        algorithm,
+        slot,
+        ab_test_id,
+        pattern_id,
+        app_version
+    from {{ ref('stg_app__events') }}
+    where {{ in_window('landed_date', lead=lateness_days) }}
+),
+
+{#- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
+    here keeps a full rebuild equal to the windowed runs even if one slipped through. -#}
+on_time_events as (
+    select
+        landed_date,
+        source_file,
+        line_number,
+        event_id,
+        event_type,
+        event_at,
+        event_date,
+        user_id,
+        session_id,
+        platform,
+        job_id,
+        algorithm,
+        slot,
+        ab_test_id,
+        pattern_id,
+        app_version,
+        row_number() over (
+            partition by event_id
+            order by landed_date, source_file, line_number
+        ) as copy_number
+    from landed_events
+    where
+        event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
+        and event_id is not null
+),
+
+first_copies as (
+    select
+        event_id,
+        event_type,
+        event_at,
+        event_date,
+        user_id,
+        session_id,
+        platform,
+        job_id,
+        algorithm,
+        slot,
+        ab_test_id,
+        pattern_id,
+        app_version,
+        landed_date,
+        source_file,
+        line_number
+    from on_time_events
+    where
+        copy_number = 1
+        and {{ in_window('event_date') }}
+)
+
+select
+    event_id,
+    event_type,
+    event_at,
+    event_date,
+    user_id,
+    session_id,
+    platform,
+    job_id,
+    algorithm,
+    slot,
+    ab_test_id,
+    pattern_id,
+    app_version,
+    landed_date,
+    source_file,
+    line_number
+from first_copies

@@ -1,0 +1,15 @@
+{{
+    config(
+        incremental_strategy='replace_window',
+        event_time='change_date',
+        meta={'window': {'lag_days': 0, 'lead_days': 1}},
+    )
+}}
+
+{{
+    snapshot_changes(
+        staging_model=ref('stg_app_db__ab_patterns'),
+        key=['ab_test_id', 'pattern_id'],
+        columns=['description', 'is_active', 'started_date'],
+    )
+}}

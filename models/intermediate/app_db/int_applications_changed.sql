@@ -1,0 +1,16 @@
+{{
+    config(
+        incremental_strategy='replace_window',
+        event_time='change_date',
+        meta={'window': {'lag_days': 0, 'lead_days': 1}},
+    )
+}}
+
+{{
+    snapshot_changes(
+        staging_model=ref('stg_app_db__applications'),
+        key=['application_id'],
+        columns=['user_id', 'job_id', 'applied_at', 'status', 'status_updated_at'],
+        previous_columns=['status'],
+    )
+}}

@@ -1,0 +1,15 @@
+{{
+    config(
+        incremental_strategy='replace_window',
+        event_time='change_date',
+        meta={'window': {'lag_days': 0, 'lead_days': 1}},
+    )
+}}
+
+{{
+    snapshot_changes(
+        staging_model=ref('stg_app_db__jobs'),
+        key=['job_id'],
+        columns=['company_id', 'title', 'occupation', 'salary_min', 'salary_max', 'is_open', 'posted_date', 'updated_at'],
+    )
+}}

@@ -1,0 +1,15 @@
+{{
+    config(
+        incremental_strategy='replace_window',
+        event_time='change_date',
+        meta={'window': {'lag_days': 0, 'lead_days': 1}},
+    )
+}}
+
+{{
+    snapshot_changes(
+        staging_model=ref('stg_app_db__users'),
+        key=['user_id'],
+        columns=['signup_date', 'region', 'occupation_preference', 'is_active', 'updated_at'],
+    )
+}}

@@ -1,0 +1,56 @@
+"""Shared fixtures: one small generated lake per session, warehouses in temp folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.offline import apply_offline_defaults
+from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
+
+apply_offline_defaults()
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated lake of DAYS days (read-only for tests: copy it to change it)."""
+    from flows.sample_lake import LakeSpec, generate_lake
+
+    root = tmp_path_factory.mktemp("lake")
+    generate_lake(root, LakeSpec(start=START, days=DAYS, events_per_day=EVENTS_PER_DAY, seed=SEED))
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A throwaway Prefect API for the session, so flows and tasks run as in production."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture()
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Clears the cached settings before and after a test that changes SLUICE_* variables."""
+    from flows.settings import get_settings
+
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real dbt project parsed once (lake tables, layers, lateness)."""
+    from flows.dbt_runner import DbtProject
+    from flows.project import build_project
+
+    settings = settings_for(
+        tmp_path_factory.mktemp("parse-lake"), tmp_path_factory.mktemp("parse") / "w.duckdb"
+    )
+    dbt = DbtProject(settings)
+    return build_project(dbt.manifest, settings.project_dir)

@@ -1,0 +1,145 @@
+"""Landing into real DuckDB: conservation, reasons, line numbers, replacing, clear errors."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from flows.errors import PartitionIncomplete, UnreadableFile
+from flows.lake import Lake
+from flows.landing import land_partition
+from tests.support import START, lake_days, table_checksums, truth
+
+
+def _land(project: Any, lake_root: Path, warehouse: Path, day: date) -> Any:
+    con = duckdb.connect(str(warehouse))
+    try:
+        return land_partition(
+            con,
+            Lake(lake_root),
+            project.lake_tables,
+            day,
+            lateness_days=project.lateness_days,
+            load_id="test",
+        )
+    finally:
+        con.close()
+
+
+def _copy_lake(lake: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    return copy
+
+
+def test_every_lake_line_is_in_raw_or_quarantine(project: Any, lake: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    for day in lake_days():
+        result = _land(project, lake, warehouse, day)
+        expected = truth(lake, day)["lake"]["events"]
+        events = next(t for t in result.tables if t.table == "events")
+        assert events.lines == expected["lines"]
+        assert events.landed == expected["valid_lines"]
+        assert events.quarantined == expected["quarantined"]
+    con = duckdb.connect(str(warehouse))
+    for day in lake_days():
+        expected = truth(lake, day)["lake"]["events"]
+        raw, quarantined = con.execute(
+            """select (select count(*) from raw.events where dt = $d),
+                (select count(*) from raw.quarantine where dt = $d and source_table = 'events')""",
+            {"d": day},
+        ).fetchone()
+        assert raw + quarantined == expected["lines"]
+        for table, figures in truth(lake, day)["lake"]["dumps"].items():
+            landed = con.execute(
+                f"select count(*) from raw.{table} where dt = $d", {"d": day}
+            ).fetchone()[0]
+            assert landed == figures["rows"], table
+    con.close()
+
+
+def test_relanding_a_partition_is_idempotent(project: Any, lake: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake, warehouse, START)
+    first = table_checksums(warehouse, ("raw",))
+    _land(project, lake, warehouse, START)
+    assert table_checksums(warehouse, ("raw",)) == first
+    assert first["raw.events"][0] > 0
+
+
+def test_quarantine_keeps_raw_text_file_line_and_reason(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
+    with gzip.open(part, "rb") as handle:
+        original = handle.read()
+    extra = b'{"event_id": "broken"\n\xff\xfe not utf-8\n\n[1, 2]\n'
+    with gzip.open(part, "wb") as handle:
+        handle.write(original + extra)
+    original_lines = original.count(b"\n")
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    con = duckdb.connect(str(warehouse))
+    rows = con.execute(
+        """select line_number, reason, raw_line from raw.quarantine
+        where source_file = $f and line_number > $n order by line_number""",
+        {"f": str(part.relative_to(lake_copy)), "n": original_lines},
+    ).fetchall()
+    con.close()
+    assert rows == [
+        (original_lines + 1, "invalid_json", '{"event_id": "broken"'),
+        (original_lines + 2, "unreadable_line", "\\xFF\\xFE not utf-8"),
+        (original_lines + 3, "empty_line", ""),
+        (original_lines + 4, "not_an_object", "[1, 2]"),
+    ]
+
+
+def test_corrupt_gzip_is_refused_naming_the_file_and_keeps_raw(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    before = table_checksums(warehouse, ("raw",))
+    part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    with pytest.raises(UnreadableFile, match=str(part)):
+        _land(project, lake_copy, warehouse, START)
+    assert table_checksums(warehouse, ("raw",)) == before
+
+
+def test_incomplete_partition_is_refused(project: Any, lake: Path, tmp_path: Path) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    marker = lake_copy / "events" / f"dt={START}" / "_SUCCESS"
+    marker.unlink()
+    with pytest.raises(PartitionIncomplete, match="_SUCCESS"):
+        _land(project, lake_copy, tmp_path / "w.duckdb", START)
+
+
+def test_missing_dump_is_refused_naming_it(project: Any, lake: Path, tmp_path: Path) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    shutil.rmtree(lake_copy / "dumps" / "jobs" / f"dt={START}")
+    with pytest.raises(PartitionIncomplete, match="jobs"):
+        _land(project, lake_copy, tmp_path / "w.duckdb", START)
+
+
+def test_dump_with_bad_rows_quarantines_them(project: Any, lake: Path, tmp_path: Path) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    csv = lake_copy / "dumps" / "users" / f"dt={START}" / "users.csv"
+    text = csv.read_text()
+    header = text.splitlines()[0]
+    data_lines = len(text.splitlines()) - 1
+    csv.write_text(text + "u_only_one_column\n" + "," * header.count(",") + "\n")
+    warehouse = tmp_path / "w.duckdb"
+    result = _land(project, lake_copy, warehouse, START)
+    users = next(t for t in result.tables if t.table == "users")
+    assert users.lines == data_lines + 2
+    assert users.landed == data_lines
+    assert users.quarantined == {"unreadable_line": 1, "missing_field:user_id": 1}

@@ -1,0 +1,67 @@
+"""Helpers shared by the tests: the session lake's shape, truth files, table checksums."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+START = date(2026, 11, 1)
+DAYS = 5
+EVENTS_PER_DAY = 2_000
+SEED = 7
+LOAD_METADATA = ("loaded_at", "load_id", "run_id")
+
+
+def lake_days() -> list[date]:
+    """The lake days of the session lake."""
+    return [START + timedelta(days=i) for i in range(DAYS)]
+
+
+def truth(lake_root: Path, day: date) -> dict[str, Any]:
+    """The generator's truth file for one lake day."""
+    return json.loads((lake_root / "_truth" / f"dt={day.isoformat()}.json").read_text())
+
+
+def settings_for(lake_root: Path, warehouse: Path) -> Any:
+    """Settings pointing at a test lake and warehouse, never the developer's data/."""
+    from flows.settings import Settings
+
+    return Settings(lake=lake_root, duckdb=warehouse).resolved()
+
+
+def table_checksums(
+    warehouse: Path, schemas: tuple[str, ...] = ("raw", "dwh", "marts")
+) -> dict[str, tuple[int, int]]:
+    """(row count, order-free content hash) of every table, leaving out load metadata."""
+    con = duckdb.connect(str(warehouse), read_only=False)
+    try:
+        tables = con.execute(
+            """select table_schema, table_name from information_schema.tables
+            where table_schema in (select unnest($schemas)) and table_type = 'BASE TABLE'
+            order by 1, 2""",
+            {"schemas": list(schemas)},
+        ).fetchall()
+        sums: dict[str, tuple[int, int]] = {}
+        for schema, name in tables:
+            columns = [
+                c
+                for (c,) in con.execute(
+                    """select column_name from information_schema.columns
+                    where table_schema = $s and table_name = $t order by ordinal_position""",
+                    {"s": schema, "t": name},
+                ).fetchall()
+                if c not in LOAD_METADATA
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            count, digest = con.execute(
+                f"select count(*), coalesce(sum(hash(struct_pack({select}))::hugeint), 0) "
+                f'from "{schema}"."{name}"'
+            ).fetchone()
+            sums[f"{schema}.{name}"] = (int(count), int(digest))
+        return sums
+    finally:
+        con.close()
