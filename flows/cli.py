@@ -22,7 +22,7 @@ def _date(value: str) -> date:
 
 
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     return int(value)
 
@@ -62,8 +62,13 @@ def _generate(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SluiceError(f"sluice lake generate: {exc}") from exc
+    if out.exists() and not out.is_dir():
+        raise SluiceError(f"sluice lake generate: --out {out} exists and is not a folder")
     began = time.perf_counter()
-    days = generate_lake(out, spec)
+    try:
+        days = generate_lake(out, spec)
+    except OSError as exc:
+        raise SluiceError(f"sluice lake generate: cannot write the lake to {out}: {exc}") from exc
     print(
         f"wrote {len(days)} lake days ({days[0]}..{days[-1]}) to {out} "
         f"in {time.perf_counter() - began:.1f} s"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flows.errors import InvalidParameter
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_date(value: str | date, name: str = "date") -> date:
     """Parse an ISO date (YYYY-MM-DD), naming the parameter when it is wrong."""
+    if isinstance(value, datetime):
+        raise InvalidParameter(f"{name} must be a date, not a date and time: {value!r}")
     if isinstance(value, date):
         return value
-    if not _ISO_DATE.match(value or ""):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise InvalidParameter(f"{name} must be a date like 2026-11-01, got {value!r}")
     try:
         return date.fromisoformat(value)

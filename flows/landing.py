@@ -228,7 +228,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
             from (select * from {reader}) as row""",
             params,
         )
-        rejects = con.execute("select line, csv_line from _sluice_rejects order by line").fetchall()
+        rejects = con.execute(  # the reader reports one error per bad column: one row per line
+            "select line, any_value(csv_line) from _sluice_rejects group by line order by line"
+        ).fetchall()
     except duckdb.Error as exc:
         raise UnreadableFile(f"cannot read CSV dump {lake_file.path}: {exc}") from exc
     # Accepted record k sits on line k + 1 (the header) plus the rejected lines before it;

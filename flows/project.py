@@ -77,7 +77,7 @@ def _field_rule(table: str, name: str, spec: dict[str, Any]) -> FieldRule:
         raise ProjectError(f"field {table}.{name}: type {kind!r} is not one of {FIELD_TYPES}")
     required: Any = spec.get("required")
     required_for: tuple[str, ...] | None
-    if required is None or required is False:
+    if required is None or required is False or required == []:
         required_for = None
     elif required in ("always", True):
         required_for = ()

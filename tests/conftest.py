@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ import pytest
 from flows.offline import apply_offline_defaults
 from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
 
+# Tests never touch the developer's data/: Prefect's home goes to a throwaway folder.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="sluice-prefect-home-")
 apply_offline_defaults()
 
 
