@@ -17,7 +17,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install demo test test-fast lint clean
+PREFECT_PORT ?= 4200
+export SLUICE_PROJECT_DIR := $(CURDIR)
+
+.PHONY: help install demo test test-fast lint clean serve deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +37,15 @@ demo: install ## generate a 7-day sample lake under data/ and run the daily pipe
 	rm -rf data/lake data/warehouse.duckdb
 	$(BIN)/sluice lake generate --start $(DEMO_START) --days $(DEMO_DAYS) --events-per-day $(DEMO_EVENTS)
 	$(BIN)/sluice backfill --start $(DEMO_START) --end $$(date -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
+
+serve: install ## run a local Prefect server (127.0.0.1, SQLite under data/prefect) and a worker
+	$(BIN)/sluice server --port $(PREFECT_PORT)
+
+deploy: install ## register the deployments of prefect.yaml with the server of `make serve`
+	PREFECT_HOME=$(CURDIR)/data/prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
+		$(BIN)/prefect work-pool create sluice --type process --overwrite
+	PREFECT_HOME=$(CURDIR)/data/prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
+		$(BIN)/prefect --no-prompt deploy --all
 
 lint: install ## ruff and mypy over the Python package
 	$(BIN)/ruff check flows tests

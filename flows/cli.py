@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -43,11 +45,35 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42)
 
     run = commands.add_parser("run", help="process one lake day end to end")
-    run.add_argument("--date", type=_date, required=True, help="lake day, YYYY-MM-DD")
+    run.add_argument("--date", type=_date, help="lake day (default: the last complete one)")
 
-    backfill = commands.add_parser("backfill", help="process a range of lake days")
+    backfill = commands.add_parser(
+        "backfill", help="plan, then run the lake days of a range that are missing, failed or stale"
+    )
     backfill.add_argument("--start", type=_date, required=True)
     backfill.add_argument("--end", type=_date, required=True)
+    backfill.add_argument("--force", action="store_true", help="run every day, even if up to date")
+    backfill.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    backfill.add_argument(
+        "--max-concurrency",
+        type=_positive,
+        default=1,
+        help="partitions at once (BigQuery only; DuckDB has one writer)",
+    )
+
+    retry = commands.add_parser("retry", help="re-run failed or blocked lake days")
+    retry.add_argument("--start", type=_date)
+    retry.add_argument("--end", type=_date)
+
+    server = commands.add_parser(
+        "server", help="run a local Prefect server (127.0.0.1) and a worker until Ctrl-C"
+    )
+    server.add_argument("--port", type=_positive, default=4200)
+
+    status = commands.add_parser("status", help="the state of each lake day and step")
+    status.add_argument("--start", type=_date)
+    status.add_argument("--end", type=_date)
+    status.add_argument("--json", action="store_true", help="stable JSON for scripts")
     return parser
 
 
@@ -78,12 +104,92 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace) -> int:
     from flows import pipeline, report
+    from flows.errors import InvalidParameter, PartitionsFailed
+    from flows.settings import get_settings
 
-    if args.command == "run":
-        result = pipeline.daily(args.date)
-    else:
-        result = pipeline.backfill(args.start, args.end)
+    if args.command == "backfill" and args.max_concurrency > 1 and get_settings().target == "dev":
+        raise InvalidParameter(
+            "--max-concurrency above 1 needs BigQuery: a DuckDB warehouse has one writer"
+        )
+    try:
+        if args.command == "run":
+            result = pipeline.daily(args.date)
+        elif args.command == "backfill":
+            result = pipeline.backfill(args.start, args.end, force=args.force)
+        else:
+            result = pipeline.retry_failed(args.start, args.end)
+    except PartitionsFailed as exc:
+        report.print_summary(exc.report.summary, exc.report.seconds)
+        raise
     report.print_summary(result.summary, result.seconds)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from flows import report
+    from flows.partition_state import step_states
+    from flows.workspace import Workspace
+
+    ws = Workspace.open()
+    first, last = ws.ledger.span()
+    start = args.start or first or args.end
+    end = args.end or last or start
+    if start is None or end is None:
+        print("[]" if args.json else "no partition has run yet")
+        return 0
+    states = step_states(ws, start, end)
+    if args.json:
+        print(json.dumps([s.as_json() for s in states], indent=2))
+    else:
+        report.print_states(states)
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from flows import server
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    local = server.Local(home=Path(os.environ["PREFECT_HOME"]), port=args.port)
+    logs = settings.project_dir / "data" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    api = server.start_server(local, logs / "prefect-server.log")
+    worker = None
+    try:
+        server.wait_healthy(local, api)
+        server.ensure_work_pool(local)
+        worker = server.start_worker(
+            local,
+            logs / "prefect-worker.log",
+            {
+                "SLUICE_PROJECT_DIR": str(settings.project_dir),
+                "SLUICE_LAKE": str(settings.lake),
+                "SLUICE_DUCKDB": str(settings.duckdb),
+                "SLUICE_STATE": str(settings.state),
+                "SLUICE_TARGET": settings.target,
+            },
+        )
+        print(
+            f"Prefect UI and API on {local.api_url[:-4]}; worker on pool {server.WORK_POOL}; "
+            f"logs in {logs}. Ctrl-C stops both."
+        )
+        api.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            server.stop(worker)
+        server.stop(api)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from flows import report
+    from flows.partition_state import plan
+    from flows.workspace import Workspace
+
+    ws = Workspace.open()
+    report.print_plan(plan(ws, args.start, args.end, force=args.force))
     return 0
 
 
@@ -94,6 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "lake":
             return _generate(args)
+        if args.command == "status":
+            return _status(args)
+        if args.command == "server":
+            return _server(args)
+        if args.command == "backfill" and args.dry_run:
+            return _plan(args)
         return _pipeline(args)
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 from dbt.cli.main import dbtRunner
 
-from flows.errors import ProjectError, StepFailed
+from flows.errors import ProjectError, step_failure
 from flows.settings import Settings
 
 QUIET = ["--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
@@ -95,7 +95,7 @@ class DbtProject:
         failed = [n for n in nodes if n.status not in ("success", "pass")]
         if failed or not result.success:
             detail = "; ".join(f"{n.name}: {n.message}" for n in failed) or str(result.exception)
-            raise StepFailed(f"dbt layer {layer}", partition, detail)
+            raise step_failure(f"dbt layer {layer}", partition, detail)
         if not nodes:
-            raise StepFailed(f"dbt layer {layer}", partition, "selected no model")
+            raise step_failure(f"dbt layer {layer}", partition, "selected no model")
         return LayerRun(layer, start, end, nodes, seconds)

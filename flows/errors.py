@@ -12,6 +12,22 @@ SluiceError
 
 from __future__ import annotations
 
+import errno
+from typing import Any
+
+_TRANSIENT_TEXT = (
+    "could not set lock",
+    "database is locked",
+    "resource temporarily unavailable",
+    "connection reset",
+    "timed out",
+    "503 service unavailable",
+    "500 internal error",
+    "429 too many requests",
+)
+_TRANSIENT_ERRNO = (errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET)
+_TRANSIENT_CLASSES = ("ServerError", "TooManyRequests", "ServiceUnavailable", "InternalServerError")
+
 
 class SluiceError(Exception):
     """Base class: a message a user can act on."""
@@ -37,6 +53,10 @@ class ProjectError(SluiceError):
     """The dbt project is broken or inconsistent."""
 
 
+class LockHeld(SluiceError):
+    """Another run holds the lock; the message names the holder and its lease."""
+
+
 class StepFailed(SluiceError):
     """A pipeline step failed for one partition."""
 
@@ -48,3 +68,38 @@ class StepFailed(SluiceError):
 
 class TransientStepFailure(StepFailed):
     """A step failure that a retry may cure."""
+
+
+class PartitionsFailed(SluiceError):
+    """Some partitions of a flow run failed; the others completed."""
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def transient_text(message: str) -> bool:
+    """True when an error message describes contention or a passing I/O or service fault."""
+    lowered = message.lower()
+    return any(pattern in lowered for pattern in _TRANSIENT_TEXT)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a retry may cure this error; bad input, bad SQL and failed gates never are."""
+    if isinstance(exc, TransientStepFailure):
+        return True
+    if isinstance(exc, SluiceError):
+        return False
+    if type(exc).__name__ in _TRANSIENT_CLASSES:
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNO:
+        return True
+    return transient_text(str(exc))
+
+
+def step_failure(step: str, partition: str, message: str) -> StepFailed:
+    """A StepFailed, transient when its message says so (e.g. a lock held by another process)."""
+    kind = TransientStepFailure if transient_text(message) else StepFailed
+    return kind(step, partition, message)

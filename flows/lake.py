@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from flows.errors import InvalidParameter, PartitionIncomplete
-from flows.project import LakeTable
+from flows.project import LakeTable, digest
 
 SUCCESS_MARKER = "_SUCCESS"
 _SAFE_LAKE_PATH = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
@@ -94,3 +94,25 @@ class Lake:
                 except ValueError:
                     continue
         return sorted(days)
+
+
+def fingerprint(lake: Lake, tables: tuple[LakeTable, ...], dt: date) -> str:
+    """A digest of what lake day dt holds: every file's path, size and mtime, and the markers."""
+    entries: list[tuple[str, int, int]] = []
+    for table in tables:
+        folder = lake.partition_dir(table, dt)
+        if not folder.is_dir():
+            entries.append((f"{table.lake_path}: missing", 0, 0))
+            continue
+        for path in sorted(folder.iterdir()):
+            stat = path.stat()
+            entries.append((str(path.relative_to(lake.root)), stat.st_size, stat.st_mtime_ns))
+    return digest(entries)
+
+
+def last_complete_day(lake: Lake, tables: tuple[LakeTable, ...]) -> date:
+    """The latest lake day whose every table is complete."""
+    complete = set.intersection(*(set(lake.days(table)) for table in tables))
+    if not complete:
+        raise PartitionIncomplete(f"no complete lake day under {lake.root}")
+    return max(complete)

@@ -1,135 +1,219 @@
-"""The Prefect flows: a lake day (or a range) through landing and every dbt layer, in order."""
+"""The Prefect flows: lake days through landing and every dbt layer, each step in the ledger."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from flows.dates import date_range, parse_date
-from flows.dbt_runner import DbtProject, LayerRun
-from flows.lake import Lake
-from flows.landing import PartitionLanding, connect, land_partition
-from flows.project import Project, build_project
+from flows.errors import PartitionsFailed, is_transient
+from flows.lake import fingerprint, last_complete_day
+from flows.landing import connect, land_partition
+from flows.ledger import FAILED, SUCCEEDED, Attempt, Outcome
+from flows.partition_state import PlannedDay, plan
+from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
-from flows.settings import Settings, get_settings
-
-
-@dataclass
-class Workspace:
-    """What one pipeline process holds open: settings, the parsed project, the warehouse."""
-
-    settings: Settings
-    dbt: DbtProject
-    project: Project
-    lake: Lake
-
-    @classmethod
-    def open(cls, settings: Settings | None = None) -> Workspace:
-        settings = settings or get_settings()
-        dbt = DbtProject(settings)
-        return cls(
-            settings, dbt, build_project(dbt.manifest, settings.project_dir), Lake(settings.lake)
-        )
+from flows.workspace import Workspace
 
 
 @dataclass
 class PartitionRun:
-    """What happened to one lake day."""
+    """What happened to one lake day in this run."""
 
     dt: date
-    landing: PartitionLanding | None = None
-    layers: list[LayerRun] = field(default_factory=list)
-    landing_seconds: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str | None = None
     seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
 
 
 @dataclass(frozen=True)
 class RunReport:
     """What a flow run did: each partition and a per-layer summary."""
 
+    run_id: str
     runs: list[PartitionRun]
     summary: list[LayerSummary]
     seconds: float
 
+    @property
+    def failed(self) -> list[PartitionRun]:
+        return [r for r in self.runs if not r.succeeded]
 
-def _report(ws: Workspace, runs: list[PartitionRun], began: float) -> RunReport:
-    return RunReport(runs, summarize(ws, runs), time.perf_counter() - began)
 
-
-def _run_id() -> str:
+def current_run_id() -> str:
+    """The Prefect flow run id, or a fresh id outside Prefect."""
     context = FlowRunContext.get()
     if context and context.flow_run:
         return str(context.flow_run.id)
     return uuid.uuid4().hex
 
 
-@task(name="land", task_run_name="land {dt}", cache_policy=NO_CACHE, tags=["land"])
-def land(ws: Workspace, dt: date) -> PartitionLanding:
-    """Land one lake day into raw and the quarantine."""
-    con = connect(ws.settings.duckdb)
-    try:
-        result = land_partition(
-            con,
-            ws.lake,
-            ws.project.lake_tables,
-            dt,
-            lateness_days=ws.project.lateness_days,
-            load_id=_run_id(),
+def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
+    if layer == RAW_LAYER:
+        con = connect(ws.settings.duckdb)
+        try:
+            landed = land_partition(
+                con,
+                ws.lake,
+                ws.project.lake_tables,
+                dt,
+                lateness_days=ws.project.lateness_days,
+                load_id=run_id,
+            )
+        finally:
+            con.close()
+        return Outcome(
+            SUCCEEDED,
+            rows_in=landed.lines,
+            rows_out=landed.landed,
+            quarantined=landed.quarantined,
+            details={t.table: t.quarantined for t in landed.tables if t.quarantined},
         )
-    finally:
-        con.close()
-    get_run_logger().info(
-        "landed %s: %d lines -> %d raw rows + %d quarantined",
-        dt,
-        result.lines,
-        result.landed,
-        result.quarantined,
-    )
-    return result
-
-
-@task(name="build-layer", task_run_name="dbt {layer} {dt}", cache_policy=NO_CACHE, tags=["dbt"])
-def build_layer(ws: Workspace, layer: str, dt: date) -> LayerRun:
-    """Build one dbt layer for the windows of one lake day."""
     result = ws.dbt.run_layer(layer, dt, dt)
-    get_run_logger().info(
-        "layer %s for %s: %d models in %.1f s", layer, dt, len(result.nodes), result.seconds
+    return Outcome(
+        SUCCEEDED,
+        details={
+            "models": len(result.nodes),
+            "dbt_seconds": round(result.dbt_seconds, 3),
+        },
     )
-    return result
 
 
-def run_partition(ws: Workspace, dt: date) -> PartitionRun:
-    """Land one lake day, then build each layer in dependency order."""
+def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except Exception as exc:  # the task's own exception, re-raised by Prefect
+        return is_transient(exc)
+    return False
+
+
+@task(
+    name="step",
+    task_run_name="{layer} {dt}",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_retry_if_transient,
+)
+def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
+    """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
+    attempt = ws.ledger.start(
+        dt,
+        layer,
+        run_id,
+        code_version=ws.project.code_version(layer),
+        input_fingerprint=fingerprint(ws.lake, ws.project.lake_tables, dt),
+        git_sha=ws.git_sha,
+    )
+    try:
+        outcome = _execute(ws, dt, layer, run_id)
+    except Exception as exc:
+        ws.ledger.finish(
+            attempt, Outcome(FAILED, error_class=type(exc).__name__, error_message=str(exc))
+        )
+        raise
+    done = ws.ledger.finish(attempt, outcome)
+    get_run_logger().info("%s %s: %s in %.1f s", layer, dt, done.status, done.seconds or 0.0)
+    return done
+
+
+@contextmanager
+def holding(ws: Workspace, key: str | None, run_id: str) -> Iterator[None]:
+    """Hold a lock for the duration of a block (no-op for key None)."""
+    if key is None:
+        yield
+        return
+    ws.locks.acquire(key, run_id)
+    try:
+        yield
+    finally:
+        ws.locks.release(key, run_id)
+
+
+def run_partition(
+    ws: Workspace, dt: date, run_id: str, *, from_layer: str | None = None
+) -> PartitionRun:
+    """Run a lake day's steps in order (from `from_layer` on); a failure stops this day only."""
     began = time.perf_counter()
     run = PartitionRun(dt)
-    run.landing = land(ws, dt)
-    run.landing_seconds = time.perf_counter() - began
-    for layer in ws.project.layers:
-        run.layers.append(build_layer(ws, layer, dt))
+    steps = ws.project.steps
+    todo = steps[steps.index(from_layer) :] if from_layer else steps
+    key = f"partition:{dt.isoformat()}"
+    with holding(ws, key, run_id):
+        for layer in todo:
+            ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
+            try:
+                run.attempts.append(run_step(ws, dt, layer, run_id))
+            except Exception as exc:
+                run.error = f"{layer}: {exc}"
+                break
+            ws.locks.renew(key, run_id)
     run.seconds = time.perf_counter() - began
     return run
 
 
-@flow(name="daily", flow_run_name="daily {dt}", log_prints=True)
-def daily(dt: date | str) -> RunReport:
-    """Process one lake day end to end."""
+def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunReport:
+    """Run planned lake days under the warehouse lock; raise PartitionsFailed if any failed."""
     began = time.perf_counter()
-    ws = Workspace.open()
-    return _report(ws, [run_partition(ws, parse_date(dt, "dt"))], began)
+    run_id = current_run_id()
+    with holding(ws, ws.warehouse_lock, run_id):
+        runs = [run_partition(ws, dt, run_id, from_layer=layer) for dt, layer in plan]
+    report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
+    if report.failed:
+        days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
+        raise PartitionsFailed(
+            f"{len(report.failed)} of {len(runs)} partitions failed: {days}", report
+        )
+    return report
 
 
-@flow(name="backfill", flow_run_name="backfill {start}..{end}", log_prints=True)
-def backfill(start: date | str, end: date | str) -> RunReport:
-    """Process every lake day from start to end, oldest first, in one process."""
-    began = time.perf_counter()
+def _log_plan(planned: list[PlannedDay]) -> None:
+    logger = get_run_logger()
+    if not planned:
+        logger.info("nothing to do: every lake day in the range is up to date")
+    for day in planned:
+        logger.info("plan: %s from %s (%s)", day.dt, day.from_layer, day.reason)
+
+
+@flow(name="daily", flow_run_name="daily {dt}")
+def daily(dt: date | str | None = None) -> RunReport:
+    """Process one lake day end to end; without dt, the last complete lake day."""
     ws = Workspace.open()
-    days = date_range(
-        parse_date(start, "start"), parse_date(end, "end"), max_days=ws.settings.max_backfill_days
-    )
-    return _report(ws, [run_partition(ws, day) for day in days], began)
+    day = parse_date(dt, "dt") if dt else last_complete_day(ws.lake, ws.project.lake_tables)
+    return run_partitions(ws, [(day, None)])
+
+
+@flow(name="backfill", flow_run_name="backfill {start}..{end}")
+def backfill(start: date | str, end: date | str, force: bool = False) -> RunReport:
+    """Run every lake day in the range that is missing, failed, blocked or stale (all if force)."""
+    ws = Workspace.open()
+    first, last = parse_date(start, "start"), parse_date(end, "end")
+    date_range(first, last, max_days=ws.settings.max_backfill_days)
+    planned = plan(ws, first, last, force=force)
+    _log_plan(planned)
+    return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
+
+
+@flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}")
+def retry_failed(start: date | str | None = None, end: date | str | None = None) -> RunReport:
+    """Re-run failed or blocked lake days from the step that failed, and nothing else."""
+    ws = Workspace.open()
+    first, last = ws.ledger.span()
+    first = parse_date(start, "start") if start else first
+    last = parse_date(end, "end") if end else last
+    planned = plan(ws, first, last, only_failed=True) if first and last else []
+    _log_plan(planned)
+    return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from flows.errors import ProjectError
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
 FORMATS = ("jsonl", "csv", "parquet")
+RAW_LAYER = "raw"
 
 
 def identifier(value: str, what: str) -> str:
@@ -54,6 +58,28 @@ class Project:
     layers: tuple[str, ...]
     lake_tables: tuple[LakeTable, ...]
     lateness_days: int
+
+    def code_version(self, layer: str) -> str:
+        """A digest of the code a layer runs: its models and macros (for raw: the lake specs)."""
+        if layer == RAW_LAYER:
+            parts = [repr(table) for table in self.lake_tables]
+        else:
+            parts = [
+                f"{uid}:{node.checksum.checksum}"
+                for uid, node in sorted(self.manifest.nodes.items())
+                if node.resource_type == "model" and _meta(node).get("layer") == layer
+            ]
+            parts += [
+                f"{uid}:{hashlib.sha256(macro.macro_sql.encode()).hexdigest()}"
+                for uid, macro in sorted(self.manifest.macros.items())
+                if macro.package_name == self.manifest.metadata.project_name
+            ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Every step of a partition in order: landing (raw), then each dbt layer."""
+        return (RAW_LAYER, *self.layers)
 
     def models_in(self, layer: str) -> list[str]:
         """Names of the models of one layer."""
@@ -165,3 +191,24 @@ def build_project(manifest: Any, project_dir: Path) -> Project:
         lake_tables=lake_tables(manifest),
         lateness_days=lateness,
     )
+
+
+def git_sha(project_dir: Path) -> str | None:
+    """The commit the project is at, or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def digest(value: object) -> str:
+    """A short stable digest of a JSON-serialisable value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.landing import RAW_SCHEMA
-from flows.project import identifier
+from flows.project import RAW_LAYER, identifier
 
 if TYPE_CHECKING:
-    from flows.pipeline import PartitionRun, Workspace
+    from flows.partition_state import PlannedDay, StepState
+    from flows.pipeline import PartitionRun
+    from flows.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -44,24 +46,23 @@ def _count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
 
 
 def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
-    """Summarize runs per layer, counting rows in the warehouse as it is now."""
+    """Summarize runs per step, counting rows in the warehouse as it is now."""
     con = duckdb.connect(str(ws.settings.duckdb))
     try:
-        raw_rows = sum(_count(con, RAW_SCHEMA, t.name) for t in ws.project.lake_tables)
-        lines = [
-            LayerSummary(
-                "raw",
-                sum(1 for r in runs if r.landing),
-                raw_rows,
-                _count(con, RAW_SCHEMA, "quarantine"),
-                sum(r.landing_seconds for r in runs),
-            )
-        ]
-        for layer in ws.project.layers:
-            done = [lr for r in runs for lr in r.layers if lr.layer == layer]
+        lines = []
+        for layer in ws.project.steps:
+            done = [a for r in runs for a in r.attempts if a.layer == layer]
+            if layer == RAW_LAYER:
+                rows = sum(_count(con, RAW_SCHEMA, t.name) for t in ws.project.lake_tables)
+            else:
+                rows = layer_rows(con, ws, layer)
             lines.append(
                 LayerSummary(
-                    layer, len(done), layer_rows(con, ws, layer), 0, sum(lr.seconds for lr in done)
+                    layer,
+                    len(done),
+                    rows,
+                    sum(a.quarantined or 0 for a in done),
+                    sum(a.seconds or 0.0 for a in done),
                 )
             )
     finally:
@@ -70,7 +71,7 @@ def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
 
 
 def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
-    """Print the summary as a table."""
+    """Print the summary as a table (quarantined lines are those landed by this run)."""
     table = Table(title=f"Sluice run summary ({total_seconds:.1f} s)")
     for column in ("layer", "partitions", "rows", "quarantined lines", "time (s)"):
         table.add_column(column, justify="left" if column == "layer" else "right")
@@ -82,4 +83,37 @@ def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
             f"{line.quarantined:,}",
             f"{line.seconds:.1f}",
         )
+    Console().print(table)
+
+
+def print_states(states: list[StepState]) -> None:
+    """Print where each lake day and step stands."""
+    table = Table(title="Sluice partitions")
+    for column in ("date", "step", "state", "attempts", "time (s)", "rows out", "why"):
+        table.add_column(column)
+    for s in states:
+        seconds = s.latest.seconds if s.latest else None
+        rows_out = s.latest.rows_out if s.latest else None
+        table.add_row(
+            s.dt.isoformat(),
+            s.layer,
+            s.state,
+            str(s.attempts),
+            f"{seconds:.1f}" if seconds is not None else "",
+            f"{rows_out:,}" if rows_out is not None else "",
+            s.why[:80],
+        )
+    Console().print(table)
+
+
+def print_plan(planned: list[PlannedDay]) -> None:
+    """Print which lake days a backfill will run, from which step, and why."""
+    if not planned:
+        Console().print("nothing to do: every lake day in the range is up to date")
+        return
+    table = Table(title=f"Plan: {len(planned)} lake days")
+    for column in ("date", "from step", "why"):
+        table.add_column(column)
+    for day in planned:
+        table.add_row(day.dt.isoformat(), day.from_layer, day.reason)
     Console().print(table)

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     duckdb: Path = Field(
         default=PROJECT_DIR / "data" / "warehouse.duckdb", description="the DuckDB warehouse file"
     )
+    state: Path = Field(
+        default=PROJECT_DIR / "data" / "state.sqlite",
+        description="the state store (ledger, locks) that status reads during a run",
+    )
     target: Literal["dev", "bigquery", "bq_emulator"] = Field(
         default="dev", description="dbt target in profiles.yml"
     )
@@ -29,12 +33,17 @@ class Settings(BaseSettings):
         default=400, ge=1, description="longest range one backfill may span"
     )
 
+    lease_seconds: int = Field(
+        default=1800, ge=10, description="how long a lock holds without being renewed"
+    )
+
     def resolved(self) -> Settings:
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""
         return self.model_copy(
             update={
                 "lake": self.lake.expanduser().resolve(),
                 "duckdb": self.duckdb.expanduser().resolve(),
+                "state": self.state.expanduser().resolve(),
                 "project_dir": self.project_dir.expanduser().resolve(),
             }
         )

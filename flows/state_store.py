@@ -44,13 +44,18 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.transaction() as con:
-            con.executescript(_SCHEMA)
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("pragma journal_mode = wal")
+            con.executescript(_SCHEMA)  # commits by itself
+        finally:
+            con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One immediate (write-locking) transaction, committed on success."""
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
         try:
             con.execute("pragma journal_mode = wal")
             con.execute("pragma busy_timeout = 30000")

@@ -16,6 +16,9 @@
     {%- elif data_type == 'timestamp' -%}
         {{ to_utc_timestamp(text) }}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("json_field: unknown data_type '" ~ data_type ~ "' for field '" ~ field ~ "' (use string, integer, boolean, date or timestamp)") }}
+        {{ exceptions.raise_compiler_error(
+            "json_field: unknown data_type '" ~ data_type ~ "' for field '" ~ field
+            ~ "' (use string, integer, boolean, date or timestamp)"
+        ) }}
     {%- endif -%}
 {% endmacro %}

@@ -93,7 +93,7 @@ sequenced as (
     from all_changes
 ),
 
-{#- Keep rows that open a version (a value differing from the open one) or close one. -#}
+-- Keep the rows that open a version (a value differing from the open one) or close one.
 version_boundaries as (
     select
         change_date,

@@ -30,7 +30,9 @@ def settings_for(lake_root: Path, warehouse: Path) -> Any:
     """Settings pointing at a test lake and warehouse, never the developer's data/."""
     from flows.settings import Settings
 
-    return Settings(lake=lake_root, duckdb=warehouse).resolved()
+    return Settings(
+        lake=lake_root, duckdb=warehouse, state=warehouse.with_suffix(".state.sqlite")
+    ).resolved()
 
 
 def table_checksums(

@@ -23,7 +23,7 @@ application_changes as (
         and not is_deleted
 ),
 
-{#- A new application, or a dump row whose status differs from the day before. -#}
+-- A new application, or a dump row whose status differs from the day before.
 status_changes as (
     select
         application_id,

@@ -33,8 +33,8 @@ landed_events as (
     where {{ in_window('landed_date', lead=lateness_days) }}
 ),
 
-{#- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
-    here keeps a full rebuild equal to the windowed runs even if one slipped through. -#}
+-- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
+-- here keeps a full rebuild equal to the windowed runs even if one slipped through.
 on_time_events as (
     select
         landed_date,
@@ -55,7 +55,7 @@ on_time_events as (
         app_version,
         row_number() over (
             partition by event_id
-            order by landed_date, source_file, line_number
+            order by landed_date asc, source_file asc, line_number asc
         ) as copy_number
     from landed_events
     where

@@ -9,7 +9,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.pipeline import Workspace, run_partition
+from flows.pipeline import run_partitions
+from flows.workspace import Workspace
 from tests.support import lake_days, settings_for, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 def _build(lake: Path, warehouse: Path, days: list[Any]) -> Workspace:
     ws = Workspace.open(settings_for(lake, warehouse))
-    for day in days:
-        run_partition(ws, day)
+    run_partitions(ws, [(day, None) for day in days])
     return ws
 
 
@@ -96,7 +96,6 @@ def test_shuffled_order_and_reruns_give_the_same_warehouse(
     ws = _build(lake, warehouse, shuffled)
     expected = table_checksums(in_order)
     assert table_checksums(warehouse) == expected
-    run_partition(ws, days[2])
-    run_partition(ws, days[2])
+    run_partitions(ws, [(days[2], None), (days[2], None)])
     assert table_checksums(warehouse) == expected
     assert expected["marts.daily_kpis"][0] > 0

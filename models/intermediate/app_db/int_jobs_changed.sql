@@ -10,6 +10,9 @@
     snapshot_changes(
         staging_model=ref('stg_app_db__jobs'),
         key=['job_id'],
-        columns=['company_id', 'title', 'occupation', 'salary_min', 'salary_max', 'is_open', 'posted_date', 'updated_at'],
+        columns=[
+            'company_id', 'title', 'occupation', 'salary_min', 'salary_max', 'is_open', 'posted_date',
+            'updated_at',
+        ],
     )
 }}

@@ -61,7 +61,7 @@ pattern_counts as (
         exposed_users.pattern_id
 ),
 
-{#- Wilson score interval: center +- margin, both divided by 1 + z^2/n. -#}
+-- Wilson score interval: (center +- margin) / (1 + z^2 / n).
 wilson as (
     select
         event_date,
@@ -88,7 +88,7 @@ select
     pattern_id,
     cast(exposed_users as {{ dbt.type_bigint() }}) as exposed_users,
     cast(converted_users as {{ dbt.type_bigint() }}) as converted_users,
-    cast(round(conversion_rate, 6) as {{ dbt.type_numeric() }}) as conversion_rate,
-    cast(round(greatest(interval_center - interval_margin, 0.0), 6) as {{ dbt.type_numeric() }}) as conversion_rate_low,
-    cast(round(least(interval_center + interval_margin, 1.0), 6) as {{ dbt.type_numeric() }}) as conversion_rate_high
+    cast(round(conversion_rate, 6) as {{ type_rate() }}) as conversion_rate,
+    cast(round(greatest(interval_center - interval_margin, 0.0), 6) as {{ type_rate() }}) as conversion_rate_low,
+    cast(round(least(interval_center + interval_margin, 1.0), 6) as {{ type_rate() }}) as conversion_rate_high
 from wilson

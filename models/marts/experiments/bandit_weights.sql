@@ -42,14 +42,14 @@ pattern_versions as (
     from {{ ref('dim_ab_patterns') }}
 ),
 
-{#- Only dates whose previous day has events: a date is never computed before its data exists. -#}
+-- Only dates whose previous day has events: a date is never computed before its data exists.
 weights_dates as (
     select {{ add_days('event_date', 1) }} as weights_date
     from event_days
     where {{ in_window(add_days('event_date', 1)) }}
 ),
 
-{#- The arms of each test: its patterns active in the ab_patterns dump of the previous day. -#}
+-- The arms of each test: its patterns active in the ab_patterns dump of the previous day.
 arms as (
     select
         weights_dates.weights_date,
@@ -83,7 +83,7 @@ arm_results as (
     group by arms.weights_date, arms.ab_test_id, arms.pattern_id
 ),
 
-{#- Beta(1 + conversions, 1 + failures) posterior mean, and the test's arm count and total. -#}
+-- Beta(1 + conversions, 1 + failures) posterior mean, and the test's arm count and total.
 posteriors as (
     select
         weights_date,
@@ -99,7 +99,7 @@ posteriors as (
     from arm_results
 ),
 
-{#- Every arm gets the floor (at most 1 / arms); the rest is shared by posterior mean. -#}
+-- Every arm gets the floor (at most 1 / arms); the rest is shared by posterior mean.
 floored as (
     select
         weights_date,
@@ -114,12 +114,12 @@ floored as (
                 + (1.0 - arm_count * least({{ exploration_floor }}, 1.0 / arm_count))
                 * posterior_mean / posterior_total,
                 6
-            ) as {{ dbt.type_numeric() }}
+            ) as {{ type_rate() }}
         ) as rounded_weight
     from posteriors
 ),
 
-{#- Rounding leaves a few millionths; the largest arm absorbs them so weights sum to exactly 1. -#}
+-- Rounding leaves a few millionths; the largest arm absorbs them so weights sum to exactly 1.
 normalised as (
     select
         weights_date,
@@ -132,7 +132,7 @@ normalised as (
         1 - sum(rounded_weight) over (partition by weights_date, ab_test_id) as rounding_residual,
         row_number() over (
             partition by weights_date, ab_test_id
-            order by rounded_weight desc, pattern_id
+            order by rounded_weight desc, pattern_id asc
         ) as weight_rank
     from floored
 )
@@ -143,9 +143,9 @@ select
     pattern_id,
     cast(exposures_28d as {{ dbt.type_bigint() }}) as exposures_28d,
     cast(conversions_28d as {{ dbt.type_bigint() }}) as conversions_28d,
-    cast(round(posterior_mean, 6) as {{ dbt.type_numeric() }}) as posterior_mean,
+    cast(round(posterior_mean, 6) as {{ type_rate() }}) as posterior_mean,
     cast(
         rounded_weight + case when weight_rank = 1 then rounding_residual else 0 end
-        as {{ dbt.type_numeric() }}
+        as {{ type_rate() }}
     ) as weight
 from normalised

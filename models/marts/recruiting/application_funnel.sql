@@ -57,10 +57,10 @@ applications as (
 applications_with_occupation as (
     select
         applications.applied_date,
-        coalesce(job_versions.occupation, 'unknown') as occupation,
         applications.furthest_stage,
         applications.was_rejected,
-        applications.was_withdrawn
+        applications.was_withdrawn,
+        coalesce(job_versions.occupation, 'unknown') as occupation
     from applications
     left join job_versions
         on

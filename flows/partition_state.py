@@ -1,0 +1,119 @@
+"""Where every (lake day, step) stands, from the ledger, the current code and the lake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flows.dates import iter_days
+from flows.lake import fingerprint
+from flows.ledger import BLOCKED, FAILED, RUNNING, SUCCEEDED, Attempt
+from flows.workspace import Workspace
+
+NEVER_RUN, STALE = "never run", "stale"
+NEEDS_RUN = (NEVER_RUN, FAILED, BLOCKED, STALE)
+
+
+@dataclass(frozen=True)
+class StepState:
+    """Where one step of one lake day stands."""
+
+    dt: date
+    layer: str
+    state: str
+    attempts: int
+    latest: Attempt | None
+    why: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        latest = self.latest
+        return {
+            "date": self.dt.isoformat(),
+            "layer": self.layer,
+            "state": self.state,
+            "attempts": self.attempts,
+            "why": self.why,
+            "run_id": latest.run_id if latest else None,
+            "started_at": latest.started_at.isoformat() if latest else None,
+            "finished_at": latest.finished_at.isoformat()
+            if latest and latest.finished_at
+            else None,
+            "seconds": round(latest.seconds, 3) if latest and latest.seconds is not None else None,
+            "rows_in": latest.rows_in if latest else None,
+            "rows_out": latest.rows_out if latest else None,
+            "quarantined": latest.quarantined if latest else None,
+            "error_class": latest.error_class if latest else None,
+            "error_message": latest.error_message if latest else None,
+        }
+
+
+def _state(latest: Attempt | None, code: str, inputs: str) -> tuple[str, str]:
+    if latest is None:
+        return NEVER_RUN, ""
+    if latest.status in (FAILED, BLOCKED):
+        return latest.status, f"{latest.error_class}: {latest.error_message}"
+    if latest.status == RUNNING:
+        return RUNNING, f"run {latest.run_id}"
+    if latest.status == SUCCEEDED and latest.code_version != code:
+        return STALE, "the code changed since it succeeded"
+    if latest.status == SUCCEEDED and latest.input_fingerprint != inputs:
+        return STALE, "the lake partition changed since it succeeded"
+    return latest.status, ""
+
+
+def step_states(ws: Workspace, start: date, end: date) -> list[StepState]:
+    """Every step of every lake day in [start, end], in order."""
+    attempts = ws.ledger.attempts(start, end)
+    counts: dict[tuple[date, str], int] = {}
+    latest: dict[tuple[date, str], Attempt] = {}
+    for attempt in attempts:
+        key = (attempt.dt, attempt.layer)
+        counts[key] = counts.get(key, 0) + 1
+        latest[key] = attempt
+    codes = {layer: ws.project.code_version(layer) for layer in ws.project.steps}
+    states = []
+    for dt in iter_days(start, end):
+        inputs = fingerprint(ws.lake, ws.project.lake_tables, dt)
+        upstream_ok = True
+        for layer in ws.project.steps:
+            state, why = _state(latest.get((dt, layer)), codes[layer], inputs)
+            if upstream_ok is False and state == SUCCEEDED:
+                state, why = STALE, "an upstream step of this day must run again"
+            upstream_ok = upstream_ok and state == SUCCEEDED
+            states.append(
+                StepState(
+                    dt, layer, state, counts.get((dt, layer), 0), latest.get((dt, layer)), why
+                )
+            )
+    return states
+
+
+@dataclass(frozen=True)
+class PlannedDay:
+    """A lake day a run will process, from which step, and why."""
+
+    dt: date
+    from_layer: str
+    reason: str
+
+
+def plan(
+    ws: Workspace, start: date, end: date, *, force: bool = False, only_failed: bool = False
+) -> list[PlannedDay]:
+    """The lake days in [start, end] that need work, each from its first step that does."""
+    first_layer = ws.project.steps[0]
+    planned = []
+    by_day: dict[date, list[StepState]] = {}
+    for state in step_states(ws, start, end):
+        by_day.setdefault(state.dt, []).append(state)
+    for dt, states in by_day.items():
+        if force:
+            planned.append(PlannedDay(dt, first_layer, "forced"))
+            continue
+        todo = next((s for s in states if s.state in NEEDS_RUN), None)
+        if todo is None:
+            continue
+        if only_failed and todo.state not in (FAILED, BLOCKED):
+            continue
+        planned.append(PlannedDay(dt, todo.layer, todo.state))
+    return planned

@@ -1,0 +1,49 @@
+"""What one pipeline process holds open: settings, parsed project, lake, ledger, locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flows.dbt_runner import DbtProject
+from flows.lake import Lake
+from flows.ledger import Clock, Ledger, utc_now
+from flows.locks import Locks
+from flows.project import Project, build_project, git_sha
+from flows.settings import Settings, get_settings
+from flows.state_store import StateStore
+
+
+@dataclass
+class Workspace:
+    """The long-lived parts of a run, opened once per process."""
+
+    settings: Settings
+    dbt: DbtProject
+    project: Project
+    lake: Lake
+    ledger: Ledger
+    locks: Locks
+    git_sha: str | None
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> Workspace:
+        settings = settings or get_settings()
+        dbt = DbtProject(settings)
+        store = StateStore(settings.state)
+        return cls(
+            settings=settings,
+            dbt=dbt,
+            project=build_project(dbt.manifest, settings.project_dir),
+            lake=Lake(settings.lake),
+            ledger=Ledger(store, clock),
+            locks=Locks(store, lease=timedelta(seconds=settings.lease_seconds), clock=clock),
+            git_sha=git_sha(settings.project_dir),
+        )
+
+    @property
+    def warehouse_lock(self) -> str | None:
+        """The lock key serialising writers of a DuckDB file (None where writers may overlap)."""
+        if self.settings.target == "dev":
+            return f"warehouse:{self.settings.duckdb}"
+        return None
