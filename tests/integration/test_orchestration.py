@@ -1,0 +1,374 @@
+"""Orchestration on real dbt + DuckDB: models found from folders, ledger-driven retries,
+staleness, the warehouse lock and `sluice status --json`, each on a temp copy of the project."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from flows.cli import main
+from flows.errors import PartitionsFailed
+from flows.ledger import FAILED, SUCCEEDED
+from flows.locks import Locks
+from flows.partition_state import PlannedDay, plan, step_states
+from flows.pipeline import run_partitions
+from flows.settings import PROJECT_DIR, Settings
+from flows.state_store import StateStore
+from flows.workspace import Workspace
+from tests.support import lake_days, table_checksums, truth
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+DAYS = lake_days()
+DAY2, DAY3 = DAYS[1], DAYS[2]
+LAYERS = ("raw", "dwh", "marts")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
+STATUS_KEYS = {
+    "date",
+    "layer",
+    "state",
+    "attempts",
+    "why",
+    "run_id",
+    "started_at",
+    "finished_at",
+    "seconds",
+    "rows_in",
+    "rows_out",
+    "quarantined",
+    "error_class",
+    "error_message",
+}
+# A model dropped into models/dwh/: the folder makes it part of the dwh layer, no Python names it.
+INJECTED_MODEL = """\
+{{ config(materialized='table', contract={'enforced': false}) }}
+
+select
+    '{{ var("run_start") }}' as run_start,
+    count(*) as n
+from {{ ref('fct_events') }}
+"""
+FAILING_CLAUSE = f"""\
+where case
+    when '{{{{ var("run_start") }}}}' = '{DAY3}' then error('injected failure for {DAY3}')
+    else true
+end
+"""
+
+
+@dataclass(frozen=True)
+class Build:
+    """A warehouse built from the session lake, day after day, and what it holds."""
+
+    settings: Settings
+    run_id: str
+    checksums: dict[str, tuple[int, int]]
+
+
+def copy_project(dest: Path, source: Path = PROJECT_DIR) -> Path:
+    """The dbt project's files (not its target/) copied to dest, so tests may edit them."""
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, dest / name)
+        else:
+            shutil.copy2(source / name, dest / name)
+    return dest
+
+
+def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None) -> Any:
+    return Settings(
+        project_dir=project_dir,
+        lake=lake,
+        duckdb=warehouse,
+        state=state or warehouse.with_suffix(".state.sqlite"),
+    ).resolved()
+
+
+def copy_state(source: Path, dest: Path) -> Path:
+    """A consistent copy of a state store (its ledger and locks)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return dest
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(warehouse))  # dbt may still hold it open in-process
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def states(ws: Workspace) -> dict[tuple[Any, str], tuple[str, str]]:
+    return {(s.dt, s.layer): (s.state, s.why) for s in step_states(ws, DAYS[0], DAYS[-1])}
+
+
+def all_steps(state: str, why: str = "") -> dict[tuple[Any, str], tuple[str, str]]:
+    return {(day, layer): (state, why) for day in DAYS for layer in LAYERS}
+
+
+def sluice_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the in-process `sluice` command at a test's files."""
+    for name, value in {
+        "SLUICE_PROJECT_DIR": settings.project_dir,
+        "SLUICE_LAKE": settings.lake,
+        "SLUICE_DUCKDB": settings.duckdb,
+        "SLUICE_STATE": settings.state,
+        "SLUICE_TARGET": "dev",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real dbt project as it is when this module starts (others may edit it meanwhile)."""
+    return copy_project(tmp_path_factory.mktemp("project") / "sluice")
+
+
+@pytest.fixture(scope="module")
+def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The unmodified project run over every lake day in order (read-only for tests)."""
+    warehouse = tmp_path_factory.mktemp("clean") / "warehouse.duckdb"
+    ws = Workspace.open(settings_at(snapshot, lake, warehouse))
+    report = run_partitions(ws, [(day, None) for day in DAYS])
+    return Build(ws.settings, report.run_id, table_checksums(warehouse))
+
+
+# ---- a. a new model, a failed day, and a retry of that day only ----------------------------
+
+
+def test_an_added_model_runs_and_only_its_failed_day_is_retried(
+    clean: Build, lake: Path, tmp_path: Path
+) -> None:
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    model = project / "models" / "dwh" / "fct_injected.sql"
+    model.write_text(INJECTED_MODEL + FAILING_CLAUSE)
+    warehouse = tmp_path / "warehouse.duckdb"
+    settings = settings_at(project, lake, warehouse)
+    ws = Workspace.open(settings)
+    assert ws.project.steps == LAYERS
+    assert "fct_injected" in ws.project.models_in("dwh")
+
+    with pytest.raises(PartitionsFailed) as raised:
+        run_partitions(ws, [(day, None) for day in DAYS])
+    first = raised.value.report
+    assert [(r.dt, r.succeeded) for r in first.runs] == [(day, day != DAY3) for day in DAYS]
+    (failed,) = first.failed
+    assert failed.error is not None
+    assert failed.error.startswith(f"dwh: dbt layer dwh failed for partition {DAY3}: fct_injected")
+    assert str(raised.value) == f"1 of 5 partitions failed: {DAY3} ({failed.error})"
+
+    latest = ws.ledger.latest()
+    expected = {(day, layer): (1, SUCCEEDED, None) for day in DAYS for layer in LAYERS}
+    expected[DAY3, "dwh"] = (1, FAILED, "StepFailed")
+    del expected[DAY3, "marts"]  # never attempted after dwh failed
+    assert {key: (a.attempt, a.status, a.error_class) for key, a in latest.items()} == expected
+    assert {a.run_id for a in latest.values()} == {first.run_id}
+    message = latest[DAY3, "dwh"].error_message or ""
+    assert "fct_injected" in message
+    assert f"injected failure for {DAY3}" in message
+    assert len(ws.ledger.attempts()) == 14  # not transient: no retries
+    # A table model is rebuilt by every run: the last successful dwh run was the last day's.
+    events = clean.checksums["dwh.fct_events"][0]
+    assert events > 0
+    assert query(warehouse, "select run_start, n from dwh.fct_injected") == [(str(DAYS[-1]), events)]
+
+    model.write_text(INJECTED_MODEL)
+    ws = Workspace.open(settings)  # parses the repaired model
+    planned = plan(ws, DAYS[0], DAYS[-1], only_failed=True)
+    assert planned == [PlannedDay(DAY3, "dwh", "failed")]
+    before = ws.ledger.attempts()
+    second = run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
+    assert second.failed == []
+    assert second.run_id != first.run_id
+
+    after = ws.ledger.attempts()
+    assert [a for a in after if a.run_id == first.run_id] == before
+    added = [(a.dt, a.layer, a.attempt, a.status) for a in after if a.run_id == second.run_id]
+    assert added == [(DAY3, "dwh", 2, SUCCEEDED), (DAY3, "marts", 1, SUCCEEDED)]
+    retried = ws.ledger.latest()[DAY3, "dwh"]
+    assert retried.code_version == ws.project.code_version("dwh")
+    assert retried.code_version != latest[DAY3, "dwh"].code_version
+
+    assert query(warehouse, "select run_start, n from dwh.fct_injected") == [(str(DAY3), events)]
+    checksums = table_checksums(warehouse)
+    assert checksums.pop("dwh.fct_injected")[0] == 1
+    assert checksums == clean.checksums
+
+
+# ---- b. stale steps --------------------------------------------------------------------------
+
+
+def test_touching_a_lake_file_makes_its_day_stale_from_landing_on(
+    clean: Build, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(clean.settings.lake, lake)  # keeps each file's mtime, so the same inputs
+    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
+    ws = Workspace.open(
+        settings_at(clean.settings.project_dir, lake, tmp_path / "warehouse.duckdb", state)
+    )
+    assert states(ws) == all_steps("succeeded")
+
+    part = lake / "events" / f"dt={DAY2}" / "part-00000.jsonl.gz"
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 3_600 * 10**9))
+
+    expected = all_steps("succeeded")
+    for layer in LAYERS:
+        expected[DAY2, layer] = ("stale", "the lake partition changed since it succeeded")
+    assert states(ws) == expected
+    assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(DAY2, "raw", "stale")]
+    assert plan(ws, DAYS[0], DAYS[-1], only_failed=True) == []
+
+
+def test_editing_a_marts_model_makes_every_days_marts_stale(clean: Build, tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
+    kpis.write_text(kpis.read_text() + "\n-- a comment is a code change too\n")
+    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
+    ws = Workspace.open(
+        settings_at(project, clean.settings.lake, tmp_path / "warehouse.duckdb", state)
+    )
+
+    expected = all_steps("succeeded")
+    for day in DAYS:
+        expected[day, "marts"] = ("stale", "the code changed since it succeeded")
+    assert states(ws) == expected
+    assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(day, "marts", "stale") for day in DAYS]
+
+
+# ---- c. one writer per DuckDB warehouse ------------------------------------------------------
+
+
+def test_run_stops_with_one_line_naming_the_live_run_that_holds_the_warehouse(
+    clean: Build, tmp_path: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy2(clean.settings.duckdb, warehouse)
+    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
+    settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    ws = Workspace.open(settings)
+    assert ws.warehouse_lock is not None
+    holder = Locks(StateStore(state), pid=os.getpid()).acquire(ws.warehouse_lock, "other-run-7")
+    before = (file_digest(warehouse), warehouse.stat().st_mtime_ns, ws.ledger.attempts())
+    api_url = PREFECT_API_URL.value()
+    assert api_url  # the session's throwaway server: the CLI need not start its own
+    env = {
+        **os.environ,
+        "SLUICE_PROJECT_DIR": str(settings.project_dir),
+        "SLUICE_LAKE": str(settings.lake),
+        "SLUICE_DUCKDB": str(settings.duckdb),
+        "SLUICE_STATE": str(settings.state),
+        "SLUICE_TARGET": "dev",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api_url,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", "run", "--date", DAYS[-1].isoformat()],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("sluice: error:")]
+    assert errors == [f"sluice: error: {holder.describe()}"]
+    for detail in (ws.warehouse_lock, "run other-run-7", f"pid {os.getpid()}", holder.host):
+        assert detail in errors[0]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (file_digest(warehouse), warehouse.stat().st_mtime_ns, ws.ledger.attempts()) == before
+    assert not warehouse.with_suffix(".duckdb.wal").exists()
+    assert ws.locks.holder(ws.warehouse_lock) == holder
+
+
+def test_backfill_refuses_parallel_partitions_on_duckdb_before_running_anything(
+    lake: Path, tmp_path: Path, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_at(PROJECT_DIR, lake, tmp_path / "warehouse.duckdb")
+    sluice_env(clean_env, settings)
+    argv = ["backfill", "--start", str(DAYS[0]), "--end", str(DAYS[-1]), "--max-concurrency", "2"]
+
+    assert main(argv) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("sluice: error: --max-concurrency")
+    assert err.count("\n") == 1
+    assert "DuckDB" in err
+    assert not settings.duckdb.exists()
+    assert not settings.state.exists()
+
+
+# ---- d. status --json ------------------------------------------------------------------------
+
+
+def test_status_json_has_every_step_of_every_day_with_its_latest_attempt(
+    clean: Build,
+    lake: Path,
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
+    sluice_env(
+        clean_env,
+        settings_at(clean.settings.project_dir, lake, tmp_path / "warehouse.duckdb", state),
+    )
+
+    assert main(["status", "--json"]) == 0
+
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["date"], e["layer"]) for e in entries] == [
+        (day.isoformat(), layer) for day in DAYS for layer in LAYERS
+    ]
+    for entry in entries:
+        assert set(entry) == STATUS_KEYS
+        assert (entry["state"], entry["attempts"], entry["why"]) == ("succeeded", 1, "")
+        assert entry["run_id"] == clean.run_id
+        assert (entry["error_class"], entry["error_message"]) == (None, None)
+        ran = datetime.fromisoformat(entry["finished_at"]) - datetime.fromisoformat(
+            entry["started_at"]
+        )
+        assert entry["seconds"] == round(ran.total_seconds(), 3)
+    for day in DAYS:
+        lake_day = truth(lake, day)["lake"]
+        events = lake_day["events"]
+        dump_rows = sum(d["rows"] for d in lake_day["dumps"].values())
+        quarantined = sum(events["quarantined"].values())
+        assert quarantined > 0
+        by_layer = {e["layer"]: e for e in entries if e["date"] == day.isoformat()}
+        raw = by_layer["raw"]
+        assert (raw["rows_in"], raw["rows_out"], raw["quarantined"]) == (
+            events["lines"] + dump_rows,
+            events["valid_lines"] + dump_rows,
+            quarantined,
+        )
+        for layer in ("dwh", "marts"):
+            counts = (by_layer[layer][k] for k in ("rows_in", "rows_out", "quarantined"))
+            assert tuple(counts) == (None, None, None)
