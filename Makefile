@@ -51,8 +51,8 @@ lint: install ## ruff and mypy over the Python package
 	$(BIN)/ruff check flows tests
 	$(BIN)/mypy
 
-test-fast: install ## the quick inner loop: unit tests and fast integration tests
-	$(BIN)/pytest -q -m "not slow" -x
+test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
+	$(BIN)/pytest -q -x tests/unit
 
 test: install lint ## everything CI checks (README's test command)
 	$(BIN)/pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -102,10 +103,43 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a flow's exception with its traceback; a user error deserves one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, SluiceError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    user_errors = _NoTracebackForUserErrors()
+    loggers = [
+        logging.getLogger(),
+        *(logging.getLogger(n) for n in logging.root.manager.loggerDict),
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            handler.addFilter(user_errors)
+
+
+def _prefer_local_server() -> None:
+    """Use the server of `make serve` when it runs: no temporary server to start per command."""
+    from flows.server import healthy
+
+    local = "http://127.0.0.1:4200/api"
+    if "PREFECT_API_URL" not in os.environ and healthy(local, timeout=0.3):
+        os.environ["PREFECT_API_URL"] = local
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from flows import pipeline, report
     from flows.errors import InvalidParameter, PartitionsFailed
     from flows.settings import get_settings
+
+    _quiet_user_errors()
 
     if args.command == "backfill" and args.max_concurrency > 1 and get_settings().target == "dev":
         raise InvalidParameter(
@@ -206,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _server(args)
         if args.command == "backfill" and args.dry_run:
             return _plan(args)
+        _prefer_local_server()
         return _pipeline(args)
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)

@@ -65,6 +65,10 @@ class Locks:
         rows = self.store.read("select * from partition_locks where lock_key = :k", {"k": key})
         return _holder(rows[0]) if rows else None
 
+    def is_live(self, holder: Holder) -> bool:
+        """True while a holder's lease runs and its process is not provably gone."""
+        return not self._can_take_over(holder, self.clock())
+
     def _can_take_over(self, current: Holder, now: datetime) -> bool:
         if current.expires_at <= now:
             return True

@@ -47,13 +47,15 @@ class StepState:
         }
 
 
-def _state(latest: Attempt | None, code: str, inputs: str) -> tuple[str, str]:
+def _state(latest: Attempt | None, code: str, inputs: str, live: bool) -> tuple[str, str]:
     if latest is None:
         return NEVER_RUN, ""
     if latest.status in (FAILED, BLOCKED):
         return latest.status, f"{latest.error_class}: {latest.error_message}"
-    if latest.status == RUNNING:
+    if latest.status == RUNNING and live:
         return RUNNING, f"run {latest.run_id}"
+    if latest.status == RUNNING:
+        return FAILED, f"abandoned: run {latest.run_id} ended before the step finished"
     if latest.status == SUCCEEDED and latest.code_version != code:
         return STALE, "the code changed since it succeeded"
     if latest.status == SUCCEEDED and latest.input_fingerprint != inputs:
@@ -66,17 +68,21 @@ def step_states(ws: Workspace, start: date, end: date) -> list[StepState]:
     attempts = ws.ledger.attempts(start, end)
     counts: dict[tuple[date, str], int] = {}
     latest: dict[tuple[date, str], Attempt] = {}
-    for attempt in attempts:
-        key = (attempt.dt, attempt.layer)
+    for each in attempts:
+        key = (each.dt, each.layer)
         counts[key] = counts.get(key, 0) + 1
-        latest[key] = attempt
+        latest[key] = each
     codes = {layer: ws.project.code_version(layer) for layer in ws.project.steps}
     states = []
     for dt in iter_days(start, end):
         inputs = fingerprint(ws.lake, ws.project.lake_tables, dt)
+        holder = ws.locks.holder(f"partition:{dt.isoformat()}")
+        live_run = holder.run_id if holder is not None and ws.locks.is_live(holder) else None
         upstream_ok = True
         for layer in ws.project.steps:
-            state, why = _state(latest.get((dt, layer)), codes[layer], inputs)
+            attempt = latest.get((dt, layer))
+            running = attempt is not None and attempt.run_id == live_run
+            state, why = _state(attempt, codes[layer], inputs, running)
             if upstream_ok is False and state == SUCCEEDED:
                 state, why = STALE, "an upstream step of this day must run again"
             upstream_ok = upstream_ok and state == SUCCEEDED
@@ -110,9 +116,9 @@ def plan(
         if force:
             planned.append(PlannedDay(dt, first_layer, "forced"))
             continue
-        todo = next((s for s in states if s.state in NEEDS_RUN), None)
-        if todo is None:
-            continue
+        todo = next((s for s in states if s.state != SUCCEEDED), None)
+        if todo is None or todo.state == RUNNING:
+            continue  # up to date, or a live run is processing it
         if only_failed and todo.state not in (FAILED, BLOCKED):
             continue
         planned.append(PlannedDay(dt, todo.layer, todo.state))

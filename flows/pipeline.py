@@ -143,6 +143,11 @@ def holding(ws: Workspace, key: str | None, run_id: str) -> Iterator[None]:
         ws.locks.release(key, run_id)
 
 
+def _renew(ws: Workspace, keys: list[str], run_id: str) -> None:
+    for key in keys:
+        ws.locks.renew(key, run_id)
+
+
 def run_partition(
     ws: Workspace, dt: date, run_id: str, *, from_layer: str | None = None
 ) -> PartitionRun:
@@ -152,6 +157,7 @@ def run_partition(
     steps = ws.project.steps
     todo = steps[steps.index(from_layer) :] if from_layer else steps
     key = f"partition:{dt.isoformat()}"
+    held = [k for k in (key, ws.warehouse_lock) if k]
     with holding(ws, key, run_id):
         for layer in todo:
             ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
@@ -160,7 +166,8 @@ def run_partition(
             except Exception as exc:
                 run.error = f"{layer}: {exc}"
                 break
-            ws.locks.renew(key, run_id)
+            finally:
+                _renew(ws, held, run_id)
     run.seconds = time.perf_counter() - began
     return run
 
@@ -171,7 +178,7 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
     run_id = current_run_id()
     with holding(ws, ws.warehouse_lock, run_id):
         runs = [run_partition(ws, dt, run_id, from_layer=layer) for dt, layer in plan]
-    report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
+        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
         raise PartitionsFailed(

@@ -40,6 +40,13 @@ def layer_rows(con: duckdb.DuckDBPyConnection, ws: Workspace, layer: str) -> int
 
 
 def _count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
+    exists = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = $s and table_name = $t",
+        {"s": schema, "t": name},
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0  # not built yet (e.g. the first day failed before landing)
     sql = f"select count(*) from {identifier(schema, 'schema')}.{identifier(name, 'relation')}"
     row = con.execute(sql).fetchone()
     return int(row[0]) if row else 0
@@ -47,6 +54,8 @@ def _count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
 
 def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
     """Summarize runs per step, counting rows in the warehouse as it is now."""
+    if not ws.settings.duckdb.exists():
+        return [LayerSummary(layer, 0, 0, 0, 0.0) for layer in ws.project.steps]
     con = duckdb.connect(str(ws.settings.duckdb))
     try:
         lines = []

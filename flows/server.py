@@ -46,6 +46,15 @@ def _prefect(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("prefect")), *args]
 
 
+def healthy(api_url: str, timeout: float = 2) -> bool:
+    """True when a Prefect API answers its health check at api_url."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as answer:  # noqa: S310
+            return bool(json.loads(answer.read()) is True)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def start_server(local: Local, log: Path) -> subprocess.Popen[bytes]:
     """Start `prefect server start` bound to 127.0.0.1, logging to a file."""
     local.home.mkdir(parents=True, exist_ok=True)
@@ -65,12 +74,8 @@ def wait_healthy(local: Local, process: subprocess.Popen[bytes], timeout: float 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SluiceError(f"the Prefect server exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{local.api_url}/health", timeout=2) as answer:  # noqa: S310
-                if json.loads(answer.read()) is True:
-                    return
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
+        if healthy(local.api_url):
+            return
         time.sleep(0.5)
     raise SluiceError(f"the Prefect server at {local.api_url} was not healthy after {timeout} s")
 

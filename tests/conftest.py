@@ -15,6 +15,8 @@ from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
 
 # Tests never touch the developer's data/: Prefect's home goes to a throwaway folder.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="sluice-prefect-home-")
+# Tests call the pipeline's tasks outside a flow run as well: nothing to send to the API then.
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 apply_offline_defaults()
 
 

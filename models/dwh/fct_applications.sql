@@ -47,5 +47,6 @@ select
     previous_status,
     status_date,
     applied_date,
-    {{ dbt.datediff('applied_date', 'status_date', 'day') }} as days_since_applied
+    {{ dbt.datediff('applied_date', 'status_date', 'day') }}
+        as days_since_applied
 from status_changes

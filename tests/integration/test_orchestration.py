@@ -10,8 +10,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from flows.cli import main
 from flows.errors import PartitionsFailed
 from flows.ledger import FAILED, SUCCEEDED
-from flows.locks import Locks
+from flows.locks import Holder, Locks
 from flows.partition_state import PlannedDay, plan, step_states
 from flows.pipeline import run_partitions
 from flows.settings import PROJECT_DIR, Settings
@@ -88,7 +89,10 @@ def copy_project(dest: Path, source: Path = PROJECT_DIR) -> Path:
     return dest
 
 
-def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None) -> Any:
+def settings_at(
+    project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None
+) -> Settings:
+    """Settings for one test's project copy, lake, warehouse and state store."""
     return Settings(
         project_dir=project_dir,
         lake=lake,
@@ -99,10 +103,8 @@ def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | No
 
 def copy_state(source: Path, dest: Path) -> Path:
     """A consistent copy of a state store (its ledger and locks)."""
-    with sqlite3.connect(source) as src, sqlite3.connect(dest) as dst:
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
         src.backup(dst)
-    src.close()
-    dst.close()
     return dest
 
 
@@ -118,11 +120,11 @@ def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
-def states(ws: Workspace) -> dict[tuple[Any, str], tuple[str, str]]:
+def states(ws: Workspace) -> dict[tuple[date, str], tuple[str, str]]:
     return {(s.dt, s.layer): (s.state, s.why) for s in step_states(ws, DAYS[0], DAYS[-1])}
 
 
-def all_steps(state: str, why: str = "") -> dict[tuple[Any, str], tuple[str, str]]:
+def all_steps(state: str, why: str = "") -> dict[tuple[date, str], tuple[str, str]]:
     return {(day, layer): (state, why) for day in DAYS for layer in LAYERS}
 
 
@@ -178,7 +180,9 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     assert str(raised.value) == f"1 of 5 partitions failed: {DAY3} ({failed.error})"
 
     latest = ws.ledger.latest()
-    expected = {(day, layer): (1, SUCCEEDED, None) for day in DAYS for layer in LAYERS}
+    expected: dict[tuple[date, str], tuple[int, str, str | None]] = {
+        (day, layer): (1, SUCCEEDED, None) for day in DAYS for layer in LAYERS
+    }
     expected[DAY3, "dwh"] = (1, FAILED, "StepFailed")
     del expected[DAY3, "marts"]  # never attempted after dwh failed
     assert {key: (a.attempt, a.status, a.error_class) for key, a in latest.items()} == expected
@@ -190,7 +194,8 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     # A table model is rebuilt by every run: the last successful dwh run was the last day's.
     events = clean.checksums["dwh.fct_events"][0]
     assert events > 0
-    assert query(warehouse, "select run_start, n from dwh.fct_injected") == [(str(DAYS[-1]), events)]
+    injected = "select run_start, n from dwh.fct_injected"
+    assert query(warehouse, injected) == [(str(DAYS[-1]), events)]
 
     model.write_text(INJECTED_MODEL)
     ws = Workspace.open(settings)  # parses the repaired model
@@ -209,7 +214,7 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     assert retried.code_version == ws.project.code_version("dwh")
     assert retried.code_version != latest[DAY3, "dwh"].code_version
 
-    assert query(warehouse, "select run_start, n from dwh.fct_injected") == [(str(DAY3), events)]
+    assert query(warehouse, injected) == [(str(DAY3), events)]
     checksums = table_checksums(warehouse)
     assert checksums.pop("dwh.fct_injected")[0] == 1
     assert checksums == clean.checksums
@@ -260,19 +265,41 @@ def test_editing_a_marts_model_makes_every_days_marts_stale(clean: Build, tmp_pa
 # ---- c. one writer per DuckDB warehouse ------------------------------------------------------
 
 
-def test_run_stops_with_one_line_naming_the_live_run_that_holds_the_warehouse(
-    clean: Build, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class RefusedRun:
+    """`sluice run` started while another live run held the warehouse lock."""
+
+    holder: Holder
+    returncode: int
+    stderr: str
+    before: tuple[Any, ...]
+    after: tuple[Any, ...]
+    holder_after: Holder | None
+
+
+def _warehouse_and_ledger(warehouse: Path, ws: Workspace) -> tuple[Any, ...]:
+    wal = warehouse.with_suffix(".duckdb.wal")
+    return (
+        file_digest(warehouse),
+        warehouse.stat().st_mtime_ns,
+        wal.exists(),
+        ws.ledger.attempts(),
+    )
+
+
+@pytest.fixture(scope="module")
+def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> RefusedRun:
     from prefect.settings import PREFECT_API_URL
 
-    warehouse = tmp_path / "warehouse.duckdb"
+    folder = tmp_path_factory.mktemp("locked")
+    warehouse = folder / "warehouse.duckdb"
     shutil.copy2(clean.settings.duckdb, warehouse)
-    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
+    state = copy_state(clean.settings.state, folder / "state.sqlite")
     settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
     ws = Workspace.open(settings)
     assert ws.warehouse_lock is not None
     holder = Locks(StateStore(state), pid=os.getpid()).acquire(ws.warehouse_lock, "other-run-7")
-    before = (file_digest(warehouse), warehouse.stat().st_mtime_ns, ws.ledger.attempts())
+    before = _warehouse_and_ledger(warehouse, ws)
     api_url = PREFECT_API_URL.value()
     assert api_url  # the session's throwaway server: the CLI need not start its own
     env = {
@@ -282,29 +309,52 @@ def test_run_stops_with_one_line_naming_the_live_run_that_holds_the_warehouse(
         "SLUICE_DUCKDB": str(settings.duckdb),
         "SLUICE_STATE": str(settings.state),
         "SLUICE_TARGET": "dev",
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(folder / "prefect"),
         "PREFECT_API_URL": api_url,
     }
-
     done = subprocess.run(
         [sys.executable, "-m", "flows", "run", "--date", DAYS[-1].isoformat()],
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+    return RefusedRun(
+        holder,
+        done.returncode,
+        done.stderr,
+        before,
+        _warehouse_and_ledger(warehouse, ws),
+        ws.locks.holder(ws.warehouse_lock),
+    )
 
-    assert done.returncode == 1, done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("sluice: error:")]
+
+def test_run_stops_with_one_line_naming_the_live_run_that_holds_the_warehouse(
+    refused_run: RefusedRun,
+) -> None:
+    holder = refused_run.holder
+    assert refused_run.returncode == 1, refused_run.stderr
+    lines = refused_run.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("sluice: error:")]
     assert errors == [f"sluice: error: {holder.describe()}"]
-    for detail in (ws.warehouse_lock, "run other-run-7", f"pid {os.getpid()}", holder.host):
+    for detail in (holder.key, "run other-run-7", f"pid {os.getpid()}", f"on {holder.host}"):
         assert detail in errors[0]
-    assert "Traceback" not in done.stderr, done.stderr
-    assert (file_digest(warehouse), warehouse.stat().st_mtime_ns, ws.ledger.attempts()) == before
-    assert not warehouse.with_suffix(".duckdb.wal").exists()
-    assert ws.locks.holder(ws.warehouse_lock) == holder
+    assert holder.key.startswith("warehouse:")
+    assert lines[-1] == errors[0]
+
+
+def test_a_refused_run_leaves_the_warehouse_the_ledger_and_the_lock_alone(
+    refused_run: RefusedRun,
+) -> None:
+    assert refused_run.after == refused_run.before
+    assert refused_run.before[2] is False  # no write-ahead log either
+    assert refused_run.holder_after == refused_run.holder
+
+
+def test_a_refused_run_prints_no_traceback(refused_run: RefusedRun) -> None:
+    assert "Traceback" not in refused_run.stderr, refused_run.stderr
 
 
 def test_backfill_refuses_parallel_partitions_on_duckdb_before_running_anything(

@@ -89,6 +89,10 @@ select
     cast(exposed_users as {{ dbt.type_bigint() }}) as exposed_users,
     cast(converted_users as {{ dbt.type_bigint() }}) as converted_users,
     cast(round(conversion_rate, 6) as {{ type_rate() }}) as conversion_rate,
-    cast(round(greatest(interval_center - interval_margin, 0.0), 6) as {{ type_rate() }}) as conversion_rate_low,
-    cast(round(least(interval_center + interval_margin, 1.0), 6) as {{ type_rate() }}) as conversion_rate_high
+    cast(
+        round(greatest(interval_center - interval_margin, 0.0), 6) as {{ type_rate() }}
+    ) as conversion_rate_low,
+    cast(
+        round(least(interval_center + interval_margin, 1.0), 6) as {{ type_rate() }}
+    ) as conversion_rate_high
 from wilson
