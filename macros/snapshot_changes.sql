@@ -103,9 +103,9 @@ deleted as (
         on change_days.change_date = previous_rows.next_dump_date
     left join snapshots as current_rows
         on
-            current_rows.dump_date = previous_rows.next_dump_date
+            previous_rows.next_dump_date = current_rows.dump_date
             {%- for column in key %}
-            and current_rows.{{ column }} = previous_rows.{{ column }}
+            and previous_rows.{{ column }} = current_rows.{{ column }}
             {%- endfor %}
     where current_rows.row_hash is null
 ),
