@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -16,13 +16,14 @@ from prefect.context import FlowRunContext
 
 from flows.dates import date_range, parse_date
 from flows.errors import PartitionsFailed, is_transient
+from flows.gates import GateResult
 from flows.lake import fingerprint, last_complete_day
 from flows.landing import connect, land_partition
-from flows.ledger import FAILED, SUCCEEDED, Attempt, Outcome
+from flows.ledger import BLOCKED, FAILED, SUCCEEDED, Attempt, Outcome
 from flows.partition_state import PlannedDay, plan
 from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
-from flows.workspace import Workspace
+from flows.workspace import AUDIT_SUFFIX, Workspace
 
 
 @dataclass
@@ -61,35 +62,83 @@ def current_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
-    if layer == RAW_LAYER:
-        con = connect(ws.settings.duckdb)
-        try:
-            landed = land_partition(
-                con,
-                ws.lake,
-                ws.project.lake_tables,
-                dt,
-                lateness_days=ws.project.lateness_days,
-                load_id=run_id,
-            )
-        finally:
-            con.close()
-        return Outcome(
-            SUCCEEDED,
-            rows_in=landed.lines,
-            rows_out=landed.landed,
-            quarantined=landed.quarantined,
-            details={t.table: t.quarantined for t in landed.tables if t.quarantined},
+def _land(ws: Workspace, dt: date, run_id: str) -> dict[str, Any]:
+    con = connect(ws.settings.duckdb)
+    try:
+        landed = land_partition(
+            con,
+            ws.lake,
+            ws.project.lake_tables,
+            dt,
+            lateness_days=ws.project.lateness_days,
+            load_id=run_id,
         )
-    result = ws.dbt.run_layer(layer, dt, dt)
-    return Outcome(
-        SUCCEEDED,
-        details={
-            "models": len(result.nodes),
-            "dbt_seconds": round(result.dbt_seconds, 3),
+    finally:
+        con.close()
+    return {
+        "rows_in": landed.lines,
+        "rows_out": landed.landed,
+        "quarantined": landed.quarantined,
+        "details": {
+            "quarantined": {t.table: t.quarantined for t in landed.tables if t.quarantined}
         },
+    }
+
+
+def _build_and_gate(
+    ws: Workspace, dt: date, layer: str, run_id: str
+) -> tuple[dict[str, Any], GateResult]:
+    """Build a layer, then gate it; a published layer is built and gated in its audit copy."""
+    if layer == RAW_LAYER:
+        figures = _land(ws, dt, run_id)
+        return figures, ws.gates.run(layer, dt, run_id)
+    if layer not in ws.publish_layers:
+        built = ws.dbt.run_layer(layer, dt, dt)
+        return {"details": {"models": len(built.nodes)}}, ws.gates.run(layer, dt, run_id)
+    built = ws.publishing.run_layer(layer, dt, dt)
+    gate = ws.gates.run(layer, dt, run_id, schema_suffix=AUDIT_SUFFIX)
+    # publish the checked window, or put the published one back into the audit copy
+    direction = (AUDIT_SUFFIX, "") if gate.passed else ("", AUDIT_SUFFIX)
+    ws.publishing.run_operation(
+        "publish_window",
+        dt,
+        dt,
+        {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
     )
+    return {"details": {"models": len(built.nodes), "published": gate.passed}}, gate
+
+
+def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
+    blocker = _window_blocker(ws, dt, layer)
+    if blocker:
+        return Outcome(
+            BLOCKED,
+            error_class="WindowBlocked",
+            error_message=f"the window of {dt} includes {blocker}, blocked by its gate",
+        )
+    figures, gate = _build_and_gate(ws, dt, layer, run_id)
+    details = {**figures.pop("details"), "gate": gate.as_details()}
+    if gate.passed:
+        return Outcome(SUCCEEDED, details=details, **figures)
+    message = "; ".join(check.describe() for check in gate.blocking)
+    return Outcome(
+        BLOCKED, error_class="GateFailed", error_message=message, details=details, **figures
+    )
+
+
+def _window_blocker(ws: Workspace, dt: date, layer: str) -> str | None:
+    """A neighbouring day whose blocked step this day's dbt layers would read, if any."""
+    steps = ws.project.steps
+    position = steps.index(layer)
+    if position == 0:
+        return None  # landing reads only its own lake day
+    reach = timedelta(days=ws.project.lateness_days)
+    for (day, step), attempt in sorted(ws.ledger.latest(dt - reach, dt + reach).items()):
+        upstream = step in steps and steps.index(step) <= position
+        gated = attempt.status == BLOCKED and attempt.error_class == "GateFailed"
+        if day != dt and upstream and gated:
+            return f"{day} ({step})"
+    return None
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -162,12 +211,16 @@ def run_partition(
         for layer in todo:
             ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
             try:
-                run.attempts.append(run_step(ws, dt, layer, run_id))
+                attempt = run_step(ws, dt, layer, run_id)
             except Exception as exc:
                 run.error = f"{layer}: {exc}"
                 break
             finally:
                 _renew(ws, held, run_id)
+            run.attempts.append(attempt)
+            if attempt.status != SUCCEEDED:
+                run.error = f"{layer} {attempt.status}: {attempt.error_message}"
+                break
     run.seconds = time.perf_counter() - began
     return run
 

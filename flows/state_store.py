@@ -27,6 +27,16 @@ create table if not exists partition_attempts (
     details text,
     primary key (dt, layer, attempt)
 );
+create table if not exists gate_checks (
+    dt text not null,
+    layer text not null,
+    suite text not null,
+    run_id text not null,
+    checked_at text not null,
+    success integer not null,
+    row_count integer,
+    details text
+);
 create table if not exists partition_locks (
     lock_key text primary key,
     run_id text not null,

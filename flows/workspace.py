@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from flows.dbt_runner import DbtProject
+from flows.gates import Gates
 from flows.lake import Lake
 from flows.ledger import Clock, Ledger, utc_now
 from flows.locks import Locks
 from flows.project import Project, build_project, git_sha
 from flows.settings import Settings, get_settings
 from flows.state_store import StateStore
+
+AUDIT_SUFFIX = "_audit"
 
 
 @dataclass
@@ -39,6 +43,30 @@ class Workspace:
             ledger=Ledger(store, clock),
             locks=Locks(store, lease=timedelta(seconds=settings.lease_seconds), clock=clock),
             git_sha=git_sha(settings.project_dir),
+        )
+
+    @cached_property
+    def store(self) -> StateStore:
+        return self.ledger.store
+
+    @cached_property
+    def gates(self) -> Gates:
+        """The quality gates (Great Expectations is imported on first use)."""
+        return Gates(self.settings, self.project, self.store, self.ledger.clock)
+
+    @cached_property
+    def publishing(self) -> DbtProject:
+        """The project parsed for write-audit-publish: published layers build into *_audit."""
+        return DbtProject(self.settings, {"publish_schema_suffix": AUDIT_SUFFIX}, variant="audit")
+
+    @cached_property
+    def publish_layers(self) -> frozenset[str]:
+        """Layers whose models land in an audit schema first (derived from the two manifests)."""
+        audited = self.publishing.manifest.nodes
+        return frozenset(
+            (node.config.meta or {}).get("layer", "")
+            for uid, node in self.dbt.manifest.nodes.items()
+            if node.resource_type == "model" and audited[uid].schema != node.schema
         )
 
     @property

@@ -1,12 +1,17 @@
 {#-
     Custom schemas are used as-is (staging, dwh, marts), not prefixed with the target schema.
-    var('publish_schema_suffix') is reserved for a later blue/green publish (e.g. `_audit`);
-    it is empty today, so relations are dwh.fct_events, marts.daily_kpis.
+    Write-audit-publish: the pipeline parses the project a second time with
+    var('publish_schema_suffix') = '_audit', so the marts layer is built into `marts_audit`,
+    checked there, and only then copied into `marts` (macros/publish_window.sql).
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- set suffix = var('publish_schema_suffix', '') or '' -%}
+    {%- set layer = ((node.config or {}).get('meta') or {}).get('layer') if node is not none else none -%}
     {%- if custom_schema_name is none -%}
         {{ target.schema }}
+    {%- elif layer == 'marts' -%}
+        {{ custom_schema_name | trim }}{{ suffix }}
     {%- else -%}
-        {{ custom_schema_name | trim }}{{ var('publish_schema_suffix', '') or '' }}
+        {{ custom_schema_name | trim }}
     {%- endif -%}
 {%- endmacro %}

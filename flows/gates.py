@@ -1,0 +1,360 @@
+"""Quality gates: each layer's suites validated by Great Expectations on one partition, in SQL.
+
+Holds the one DuckDB shim Sluice needs: GX only keeps a persistent connection for the
+dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, results fetched after the connection
+went back to the pool come back empty and every expectation fails (tests/integration/test_gates.py
+fails if this stops working).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from statistics import median
+from typing import Any
+
+import duckdb
+
+from flows.ledger import Clock, utc_now
+from flows.project import Project
+from flows.settings import Settings
+from flows.state_store import StateStore
+from flows.suites import Suite, load_suites, ref_relations
+
+log = logging.getLogger(__name__)
+AUDIT_SCHEMA = "audit"
+_AUDIT_DDL = """
+create table if not exists audit.gate_failures (
+    run_id varchar not null,
+    checked_at timestamp not null,
+    dt date not null,
+    layer varchar not null,
+    suite varchar not null,
+    expectation varchar not null,
+    severity varchar not null,
+    column_name varchar,
+    failing_row json
+)"""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation's outcome on one partition."""
+
+    suite: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: Any
+    unexpected_count: int | None
+    why: str
+
+    def describe(self) -> str:
+        where = f"{self.suite}.{self.column}" if self.column else self.suite
+        bad = self.unexpected_count or 0
+        return f"{where} {self.expectation} (observed {self.observed!r}, {bad} bad rows)"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """A layer's gate on one partition."""
+
+    layer: str
+    dt: date
+    checks: tuple[Check, ...] = ()
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> list[Check]:
+        return [c for c in self.checks if not c.success and c.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if not c.success and c.severity != "critical"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+    def as_details(self) -> dict[str, Any]:
+        return {
+            "checks": len(self.checks),
+            "blocking": [c.describe() for c in self.blocking],
+            "warnings": [c.describe() for c in self.warnings],
+        }
+
+
+class _DuckDBDialect:
+    """Stands in GX's persisted-connection list for DuckDB (compares equal to 'duckdb')."""
+
+    value = "duckdb"
+
+    def __eq__(self, other: object) -> bool:
+        return str(getattr(other, "value", other)).lower() == "duckdb"
+
+    def __hash__(self) -> int:
+        return hash("duckdb")
+
+
+def apply_duckdb_shim() -> None:
+    """Make GX keep its DuckDB connection open (idempotent)."""
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
+
+    if not any(d == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
+        engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
+            *engine._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialect(),
+        )
+
+
+class Gates:
+    """Runs the suites of a layer on one partition and records what failed."""
+
+    def __init__(
+        self, settings: Settings, project: Project, store: StateStore, clock: Clock = utc_now
+    ) -> None:
+        self.settings = settings
+        self.project = project
+        self.store = store
+        self.clock = clock
+        self.suites = load_suites(project, settings.project_dir)
+        self.refs = ref_relations(project)
+
+    def layer_suites(self, layer: str) -> list[Suite]:
+        return [s for s in self.suites if s.layer == layer]
+
+    @cached_property
+    def _context(self) -> Any:
+        import great_expectations as gx
+        from duckdb_engine import ConnectionWrapper
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        apply_duckdb_shim()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
+        )
+        path = str(self.settings.duckdb)
+        # Same configuration as dbt's and landing's connections: DuckDB refuses a second
+        # connection to a file with another configuration in one process.
+        context.data_sources.add_sql(  # type: ignore[call-arg]  # kwargs go to create_engine
+            name="warehouse",
+            connection_string=f"duckdb:///{path}",
+            kwargs={"creator": lambda: ConnectionWrapper(duckdb.connect(path))},
+        )
+        return context
+
+    def run(self, layer: str, dt: date, run_id: str, *, schema_suffix: str = "") -> GateResult:
+        """Validate every suite of `layer` on partition dt; failing rows go to the audit table."""
+        suites = self.layer_suites(layer)
+        if not suites:
+            return GateResult(layer, dt)
+        checks: list[Check] = []
+        rows: dict[str, int] = {}
+        for suite in suites:
+            suite_checks, row_count, failing = self._validate(suite, dt, run_id, schema_suffix)
+            checks.extend(suite_checks)
+            if row_count is not None:
+                rows[suite.name] = row_count
+            self._record(suite, dt, layer, run_id, suite_checks, row_count, failing)
+        return GateResult(layer, dt, tuple(checks), rows)
+
+    def _validate(
+        self, suite: Suite, dt: date, run_id: str, schema_suffix: str
+    ) -> tuple[list[Check], int | None, list[tuple[Check, list[dict[str, Any]]]]]:
+        import great_expectations as gx
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
+
+        batch_sql = (
+            f"select * from {suite.relation(schema_suffix)}"
+            f" where {suite.partition_column} = cast('{dt.isoformat()}' as date)"
+        )
+        params, configs = self._parameters(suite, dt)
+        expectations = []
+        for config in configs:
+            kwargs = dict(config["kwargs"])
+            if "unexpected_rows_query" in kwargs:
+                kwargs["unexpected_rows_query"] = self._render(kwargs["unexpected_rows_query"])
+            expectations.append(
+                ExpectationConfiguration(**{**config, "kwargs": kwargs}).to_domain_obj()
+            )
+        context = self._context
+        source = context.data_sources.get("warehouse")
+        name = f"{suite.name}@{dt.isoformat()}@{run_id}@{self.clock().timestamp()}"
+        batch = source.add_query_asset(name=name, query=batch_sql).add_batch_definition_whole_table(
+            "partition"
+        )
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+        )
+        result_format: dict[str, Any] = {"result_format": "COMPLETE"}
+        if suite.key:
+            result_format["unexpected_index_column_names"] = list(suite.key)
+        result = definition.run(expectation_parameters=params, result_format=result_format)
+        checks, failing = [], []
+        row_count = None
+        for item in result.results:
+            config = item.expectation_config
+            outcome = item.result or {}
+            kind = config.type
+            check = Check(
+                suite=suite.name,
+                expectation=kind,
+                column=config.kwargs.get("column"),
+                severity=str(getattr(config.severity, "value", config.severity) or "critical"),
+                success=bool(item.success),
+                observed=_plain(outcome.get("observed_value")),
+                unexpected_count=outcome.get("unexpected_count"),
+                why=(config.meta or {}).get("why", ""),
+            )
+            if kind == "expect_table_row_count_to_be_between":
+                row_count = int(outcome.get("observed_value") or 0)
+            if item.exception_info and item.exception_info.get("raised_exception"):
+                check = Check(
+                    check.suite,
+                    kind,
+                    check.column,
+                    "critical",
+                    False,
+                    item.exception_info.get("exception_message"),
+                    None,
+                    check.why,
+                )
+            checks.append(check)
+            if not check.success:
+                failing.append((check, self._failing_rows(config, outcome, batch_sql)))
+        return checks, row_count, failing
+
+    def _parameters(self, suite: Suite, dt: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run-time suite parameters (volume bounds from history, freshness) and severities."""
+        params: dict[str, Any] = {}
+        configs = []
+        for config in suite.expectations:
+            sluice = (config.get("meta") or {}).get("sluice") or {}
+            config = dict(config)
+            if "volume" in sluice:
+                rule = sluice["volume"]
+                history = self._history(suite.name, dt, int(rule["history_days"]))
+                if history:
+                    middle = median(history)
+                    params["volume_min"] = int(middle * float(rule["min_ratio"]))
+                    params["volume_max"] = int(middle * float(rule["max_ratio"])) + 1
+                else:
+                    params["volume_min"], params["volume_max"] = 0, 2**62
+                if len(history) < int(rule["min_history"]):
+                    config["severity"] = "warning"  # too little history to judge: only warn
+            if "fresh_after_hours" in sluice:
+                moment = datetime.combine(dt, time()) + timedelta(
+                    hours=int(sluice["fresh_after_hours"])
+                )
+                params["fresh_after"] = moment.isoformat(sep=" ")
+            configs.append(config)
+        return params, configs
+
+    def _history(self, suite: str, dt: date, days: int) -> list[int]:
+        rows = self.store.read(
+            """select row_count from (
+                select dt, row_count,
+                    row_number() over (partition by dt order by checked_at desc) as n
+                from gate_checks where suite = :suite and dt < :dt and row_count is not null
+            ) where n = 1 order by dt desc limit :days""",
+            {"suite": suite, "dt": dt.isoformat(), "days": days},
+        )
+        return [int(r["row_count"]) for r in rows]
+
+    def _render(self, query: str) -> str:
+        for placeholder, relation in self.refs.items():
+            query = query.replace(placeholder, relation)
+        return query
+
+    def _failing_rows(
+        self, config: Any, outcome: dict[str, Any], batch_sql: str
+    ) -> list[dict[str, Any]]:
+        """All failing rows of a row-level expectation (GX's own lists are capped)."""
+        query = None
+        if "unexpected_rows_query" in config.kwargs:
+            query = config.kwargs["unexpected_rows_query"].replace("{batch}", f"({batch_sql})")
+        elif isinstance(outcome.get("unexpected_index_query"), str):
+            query = outcome["unexpected_index_query"]
+        if not query:
+            return []
+        con = duckdb.connect(str(self.settings.duckdb))
+        try:
+            cursor = con.execute(query)
+            names = [d[0] for d in cursor.description or []]
+            return [dict(zip(names, map(_plain, row), strict=True)) for row in cursor.fetchall()]
+        finally:
+            con.close()
+
+    def _record(
+        self,
+        suite: Suite,
+        dt: date,
+        layer: str,
+        run_id: str,
+        checks: list[Check],
+        row_count: int | None,
+        failing: list[tuple[Check, list[dict[str, Any]]]],
+    ) -> None:
+        now = self.clock()
+        with self.store.transaction() as con:
+            con.execute(
+                """insert into gate_checks values (:dt, :layer, :suite, :run_id, :now, :ok,
+                    :rows, :details)""",
+                {
+                    "dt": dt.isoformat(),
+                    "layer": layer,
+                    "suite": suite.name,
+                    "run_id": run_id,
+                    "now": now.isoformat(),
+                    "ok": int(all(c.success for c in checks)),
+                    "rows": row_count,
+                    "details": json.dumps([c.__dict__ for c in checks], default=str),
+                },
+            )
+        audit_rows = [
+            [
+                run_id,
+                now.replace(tzinfo=None),
+                dt,
+                layer,
+                suite.name,
+                check.expectation,
+                check.severity,
+                check.column,
+                json.dumps(row, default=str),
+            ]
+            for check, rows in failing
+            for row in (rows or [{}])
+        ]
+        if not audit_rows:
+            return
+        warehouse = duckdb.connect(str(self.settings.duckdb))
+        try:
+            warehouse.execute(f"create schema if not exists {AUDIT_SCHEMA}")
+            warehouse.execute(_AUDIT_DDL)
+            warehouse.executemany(
+                "insert into audit.gate_failures values (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows
+            )
+        finally:
+            warehouse.close()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly version of a value GX or DuckDB returned."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

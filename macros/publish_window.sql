@@ -1,0 +1,36 @@
+{#-
+    Write-audit-publish: copy each model's window of dates from one schema to another, for every
+    model of a layer (default marts), in one transaction. publish: marts_audit -> marts after the
+    gate passed; restore: marts -> marts_audit after it failed, so the audit copy never keeps
+    rows that were refused. A target table that does not exist yet is created from the source.
+-#}
+{% macro publish_window(from_suffix, to_suffix, layer='marts') %}
+    {{ return(adapter.dispatch('publish_window')(from_suffix, to_suffix, layer)) }}
+{% endmacro %}
+
+
+{% macro default__publish_window(from_suffix, to_suffix, layer) %}
+    {%- set statements = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and (node.config.meta or {}).get('layer') == layer -%}
+        {%- set base_schema = node.schema[:-(from_suffix | length)] if from_suffix and node.schema.endswith(from_suffix) else node.schema -%}
+        {%- set source = api.Relation.create(database=node.database, schema=base_schema ~ from_suffix, identifier=node.alias) -%}
+        {%- set target = api.Relation.create(database=node.database, schema=base_schema ~ to_suffix, identifier=node.alias) -%}
+        {%- set column = node.config.event_time -%}
+        {%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier=target.identifier) -%}
+        {%- do statements.append('create schema if not exists ' ~ target.database ~ '.' ~ target.schema) -%}
+        {%- if existing is none or column is none -%}
+            {%- do statements.append('create or replace table ' ~ target ~ ' as select * from ' ~ source) -%}
+        {%- else -%}
+            {%- set window_start, window_end = window_bounds(node.config.meta.get('window') or {}) -%}
+            {%- do statements.append('delete from ' ~ target ~ ' where ' ~ date_between(column, window_start, window_end)) -%}
+            {%- do statements.append('insert into ' ~ target ~ ' select * from ' ~ source ~ ' where ' ~ date_between(column, window_start, window_end)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {#- the first statement opens the operation's transaction; all commit together -#}
+    {%- for statement in statements -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- do run_query('commit') -%}
+    {{ log('published ' ~ (statements | length) ~ ' statements from *' ~ from_suffix ~ ' to *' ~ to_suffix, info=false) }}
+{% endmacro %}
