@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--start", type=_date)
     retry.add_argument("--end", type=_date)
 
+    gates = commands.add_parser("gates", help="run the quality gates of a lake day and print them")
+    gates.add_argument("--date", type=_date, required=True, help="lake day, YYYY-MM-DD")
+    gates.add_argument("--layer", help="one layer only (default: every layer with suites)")
+
     server = commands.add_parser(
         "server", help="run a local Prefect server (127.0.0.1) and a worker until Ctrl-C"
     )
@@ -217,6 +221,19 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gates(args: argparse.Namespace) -> int:
+    from flows import report
+    from flows.workspace import Workspace
+
+    ws = Workspace.open()
+    layers = [args.layer] if args.layer else list(ws.project.steps)
+    if args.layer and args.layer not in ws.project.steps:
+        raise SluiceError(f"--layer {args.layer!r} is not one of {', '.join(ws.project.steps)}")
+    results = [ws.gates.run(layer, args.date, run_id="manual") for layer in layers]
+    report.print_gates(results)
+    return 0 if all(r.passed for r in results) else 1
+
+
 def _plan(args: argparse.Namespace) -> int:
     from flows import report
     from flows.partition_state import plan
@@ -238,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
         if args.command == "server":
             return _server(args)
+        if args.command == "gates":
+            return _gates(args)
         if args.command == "backfill" and args.dry_run:
             return _plan(args)
         _prefer_local_server()

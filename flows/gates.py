@@ -216,20 +216,15 @@ class Gates:
             )
             if kind == "expect_table_row_count_to_be_between":
                 row_count = int(outcome.get("observed_value") or 0)
-            if item.exception_info and item.exception_info.get("raised_exception"):
+            error = _raised(item.exception_info)
+            if error:  # a check that cannot run blocks (fails closed)
                 check = Check(
-                    check.suite,
-                    kind,
-                    check.column,
-                    "critical",
-                    False,
-                    item.exception_info.get("exception_message"),
-                    None,
-                    check.why,
+                    check.suite, kind, check.column, "critical", False, error[:300], None, check.why
                 )
             checks.append(check)
             if not check.success:
-                failing.append((check, self._failing_rows(config, outcome, batch_sql)))
+                rows = [] if error else self._failing_rows(config, outcome, batch_sql)
+                failing.append((check, rows))
         return checks, row_count, failing
 
     def _parameters(self, suite: Suite, dt: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -345,6 +340,16 @@ class Gates:
             )
         finally:
             warehouse.close()
+
+
+def _raised(info: Any) -> str:
+    """The message of an exception GX reports for an expectation or its metrics ('' if none)."""
+    if not isinstance(info, dict):
+        return ""
+    for entry in [info, *info.values()]:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "the check raised")
+    return ""
 
 
 def _plain(value: Any) -> Any:

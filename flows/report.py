@@ -13,6 +13,7 @@ from flows.landing import RAW_SCHEMA
 from flows.project import RAW_LAYER, identifier
 
 if TYPE_CHECKING:
+    from flows.gates import GateResult
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
     from flows.workspace import Workspace
@@ -125,4 +126,36 @@ def print_plan(planned: list[PlannedDay]) -> None:
         table.add_column(column)
     for day in planned:
         table.add_row(day.dt.isoformat(), day.from_layer, day.reason)
+    Console().print(table)
+
+
+def print_gates(results: list[GateResult]) -> None:
+    """Print each expectation's outcome, failures first."""
+    table = Table(title="Sluice quality gates")
+    for column in (
+        "layer",
+        "date",
+        "suite",
+        "expectation",
+        "column",
+        "severity",
+        "result",
+        "observed",
+    ):
+        table.add_column(column)
+    for gate in results:
+        for check in sorted(gate.checks, key=lambda c: (c.success, c.suite)):
+            verdict = (
+                "pass" if check.success else ("BLOCKS" if check.severity == "critical" else "warns")
+            )
+            table.add_row(
+                gate.layer,
+                gate.dt.isoformat(),
+                check.suite,
+                check.expectation,
+                check.column or "",
+                check.severity,
+                verdict,
+                str(check.observed)[:40],
+            )
     Console().print(table)
