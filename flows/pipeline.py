@@ -89,23 +89,31 @@ def _build_and_gate(
     ws: Workspace, dt: date, layer: str, run_id: str
 ) -> tuple[dict[str, Any], GateResult]:
     """Build a layer, then gate it; a published layer is built and gated in its audit copy."""
+    began = time.perf_counter()
+    suffix = AUDIT_SUFFIX if layer in ws.publish_layers else ""
     if layer == RAW_LAYER:
         figures = _land(ws, dt, run_id)
-        return figures, ws.gates.run(layer, dt, run_id)
-    if layer not in ws.publish_layers:
-        built = ws.dbt.run_layer(layer, dt, dt)
-        return {"details": {"models": len(built.nodes)}}, ws.gates.run(layer, dt, run_id)
-    built = ws.publishing.run_layer(layer, dt, dt)
-    gate = ws.gates.run(layer, dt, run_id, schema_suffix=AUDIT_SUFFIX)
-    # publish the checked window, or put the published one back into the audit copy
-    direction = (AUDIT_SUFFIX, "") if gate.passed else ("", AUDIT_SUFFIX)
-    ws.publishing.run_operation(
-        "publish_window",
-        dt,
-        dt,
-        {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
+    else:
+        dbt = ws.publishing if suffix else ws.dbt
+        figures = {"details": {"models": len(dbt.run_layer(layer, dt, dt).nodes)}}
+    built = time.perf_counter()
+    gate = ws.gates.run(layer, dt, run_id, schema_suffix=suffix)
+    gated = time.perf_counter()
+    if suffix:  # publish the checked window, or put the published one back into the audit copy
+        direction = (suffix, "") if gate.passed else ("", suffix)
+        ws.publishing.run_operation(
+            "publish_window",
+            dt,
+            dt,
+            {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
+        )
+        figures["details"]["published"] = gate.passed
+    figures["details"].update(
+        build_seconds=round(built - began, 3),
+        gate_seconds=round(gated - built, 3),
+        publish_seconds=round(time.perf_counter() - gated, 3),
     )
-    return {"details": {"models": len(built.nodes), "published": gate.passed}}, gate
+    return figures, gate
 
 
 def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
