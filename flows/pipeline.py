@@ -5,25 +5,23 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
+from itertools import pairwise
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
 from flows.dates import date_range, parse_date
-from flows.errors import PartitionsFailed, is_transient
-from flows.gates import GateResult
-from flows.lake import fingerprint, last_complete_day
-from flows.landing import connect, land_partition
-from flows.ledger import BLOCKED, FAILED, SUCCEEDED, Attempt, Outcome
+from flows.errors import PartitionsFailed
+from flows.lake import last_complete_day
+from flows.ledger import SUCCEEDED, Attempt
 from flows.partition_state import PlannedDay, plan
 from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
-from flows.workspace import AUDIT_SUFFIX, Workspace
+from flows.steps import run_batch_step, run_step, window_blocker
+from flows.workspace import Workspace
 
 
 @dataclass
@@ -62,131 +60,6 @@ def current_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def _land(ws: Workspace, dt: date, run_id: str) -> dict[str, Any]:
-    con = connect(ws.settings.duckdb)
-    try:
-        landed = land_partition(
-            con,
-            ws.lake,
-            ws.project.lake_tables,
-            dt,
-            lateness_days=ws.project.lateness_days,
-            load_id=run_id,
-        )
-    finally:
-        con.close()
-    return {
-        "rows_in": landed.lines,
-        "rows_out": landed.landed,
-        "quarantined": landed.quarantined,
-        "details": {
-            "quarantined": {t.table: t.quarantined for t in landed.tables if t.quarantined}
-        },
-    }
-
-
-def _build_and_gate(
-    ws: Workspace, dt: date, layer: str, run_id: str
-) -> tuple[dict[str, Any], GateResult]:
-    """Build a layer, then gate it; a published layer is built and gated in its audit copy."""
-    began = time.perf_counter()
-    suffix = AUDIT_SUFFIX if layer in ws.publish_layers else ""
-    if layer == RAW_LAYER:
-        figures = _land(ws, dt, run_id)
-    else:
-        dbt = ws.publishing if suffix else ws.dbt
-        figures = {"details": {"models": len(dbt.run_layer(layer, dt, dt).nodes)}}
-    built = time.perf_counter()
-    gate = ws.gates.run(layer, dt, run_id, schema_suffix=suffix)
-    gated = time.perf_counter()
-    if suffix:  # publish the checked window, or put the published one back into the audit copy
-        direction = (suffix, "") if gate.passed else ("", suffix)
-        ws.publishing.run_operation(
-            "publish_window",
-            dt,
-            dt,
-            {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
-        )
-        figures["details"]["published"] = gate.passed
-    figures["details"].update(
-        build_seconds=round(built - began, 3),
-        gate_seconds=round(gated - built, 3),
-        publish_seconds=round(time.perf_counter() - gated, 3),
-    )
-    return figures, gate
-
-
-def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
-    blocker = _window_blocker(ws, dt, layer)
-    if blocker:
-        return Outcome(
-            BLOCKED,
-            error_class="WindowBlocked",
-            error_message=f"the window of {dt} includes {blocker}, blocked by its gate",
-        )
-    figures, gate = _build_and_gate(ws, dt, layer, run_id)
-    details = {**figures.pop("details"), "gate": gate.as_details()}
-    if gate.passed:
-        return Outcome(SUCCEEDED, details=details, **figures)
-    message = "; ".join(check.describe() for check in gate.blocking)
-    return Outcome(
-        BLOCKED, error_class="GateFailed", error_message=message, details=details, **figures
-    )
-
-
-def _window_blocker(ws: Workspace, dt: date, layer: str) -> str | None:
-    """A neighbouring day whose blocked step this day's dbt layers would read, if any."""
-    steps = ws.project.steps
-    position = steps.index(layer)
-    if position == 0:
-        return None  # landing reads only its own lake day
-    reach = timedelta(days=ws.project.lateness_days)
-    for (day, step), attempt in sorted(ws.ledger.latest(dt - reach, dt + reach).items()):
-        upstream = step in steps and steps.index(step) <= position
-        gated = attempt.status == BLOCKED and attempt.error_class == "GateFailed"
-        if day != dt and upstream and gated:
-            return f"{day} ({step})"
-    return None
-
-
-def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except Exception as exc:  # the task's own exception, re-raised by Prefect
-        return is_transient(exc)
-    return False
-
-
-@task(
-    name="step",
-    task_run_name="{layer} {dt}",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_retry_if_transient,
-)
-def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
-    """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
-    attempt = ws.ledger.start(
-        dt,
-        layer,
-        run_id,
-        code_version=ws.project.code_version(layer),
-        input_fingerprint=fingerprint(ws.lake, ws.project.lake_tables, dt),
-        git_sha=ws.git_sha,
-    )
-    try:
-        outcome = _execute(ws, dt, layer, run_id)
-    except Exception as exc:
-        ws.ledger.finish(
-            attempt, Outcome(FAILED, error_class=type(exc).__name__, error_message=str(exc))
-        )
-        raise
-    done = ws.ledger.finish(attempt, outcome)
-    get_run_logger().info("%s %s: %s in %.1f s", layer, dt, done.status, done.seconds or 0.0)
-    return done
-
-
 @contextmanager
 def holding(ws: Workspace, key: str | None, run_id: str) -> Iterator[None]:
     """Hold a lock for the duration of a block (no-op for key None)."""
@@ -205,32 +78,67 @@ def _renew(ws: Workspace, keys: list[str], run_id: str) -> None:
         ws.locks.renew(key, run_id)
 
 
-def run_partition(
-    ws: Workspace, dt: date, run_id: str, *, from_layer: str | None = None
-) -> PartitionRun:
-    """Run a lake day's steps in order (from `from_layer` on); a failure stops this day only."""
+def _contiguous(days: list[date]) -> bool:
+    return all((b - a).days == 1 for a, b in pairwise(days))
+
+
+def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
+    """Consecutive lake days starting from the same step run together."""
+    groups: list[tuple[list[date], str | None]] = []
+    for dt, layer in plan:
+        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
+            groups[-1][0].append(dt)
+        else:
+            groups.append(([dt], layer))
+    return groups
+
+
+def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str) -> None:
+    """Run one step for every live day: dbt layers of contiguous days in one invocation."""
+    live = [dt for dt, run in runs.items() if run.succeeded]
+    batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
+    if batchable and not any(window_blocker(ws, dt, layer) for dt in live):
+        try:
+            attempts = run_batch_step(ws, live, layer, run_id, live[0], live[-1])
+        except Exception:
+            attempts = []  # the batch failed: run the days one by one to isolate the failure
+        if attempts:
+            for attempt in attempts:
+                _record(runs[attempt.dt], attempt)
+            return
+    for dt in live:
+        try:
+            _record(runs[dt], run_step(ws, dt, layer, run_id))
+        except Exception as exc:
+            runs[dt].error = f"{layer}: {exc}"
+
+
+def _record(run: PartitionRun, attempt: Attempt) -> None:
+    run.attempts.append(attempt)
+    if attempt.status != SUCCEEDED:
+        run.error = f"{attempt.layer} {attempt.status}: {attempt.error_message}"
+
+
+def run_days(
+    ws: Workspace, days: list[date], run_id: str, *, from_layer: str | None = None
+) -> list[PartitionRun]:
+    """Run lake days' steps in order (from `from_layer` on); a failed day stops alone."""
     began = time.perf_counter()
-    run = PartitionRun(dt)
+    runs = {dt: PartitionRun(dt) for dt in days}
     steps = ws.project.steps
-    todo = steps[steps.index(from_layer) :] if from_layer else steps
-    key = f"partition:{dt.isoformat()}"
-    held = [k for k in (key, ws.warehouse_lock) if k]
-    with holding(ws, key, run_id):
-        for layer in todo:
-            ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
-            try:
-                attempt = run_step(ws, dt, layer, run_id)
-            except Exception as exc:
-                run.error = f"{layer}: {exc}"
-                break
-            finally:
-                _renew(ws, held, run_id)
-            run.attempts.append(attempt)
-            if attempt.status != SUCCEEDED:
-                run.error = f"{layer} {attempt.status}: {attempt.error_message}"
-                break
-    run.seconds = time.perf_counter() - began
-    return run
+    keys = [f"partition:{dt.isoformat()}" for dt in days]
+    held = [*keys, *([ws.warehouse_lock] if ws.warehouse_lock else [])]
+    with ExitStack() as stack:
+        for key in keys:
+            stack.enter_context(holding(ws, key, run_id))
+        for layer in steps[steps.index(from_layer) :] if from_layer else steps:
+            for dt in days:
+                ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
+            _step_days(ws, runs, layer, run_id)
+            _renew(ws, held, run_id)
+    for run in runs.values():
+        run.seconds = time.perf_counter() - began
+    return list(runs.values())
 
 
 def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunReport:
@@ -238,7 +146,11 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
     began = time.perf_counter()
     run_id = current_run_id()
     with holding(ws, ws.warehouse_lock, run_id):
-        runs = [run_partition(ws, dt, run_id, from_layer=layer) for dt, layer in plan]
+        runs = [
+            run
+            for days, layer in _groups(plan)
+            for run in run_days(ws, days, run_id, from_layer=layer)
+        ]
         report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)

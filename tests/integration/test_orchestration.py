@@ -61,9 +61,13 @@ select
     count(*) as n
 from {{ ref('fct_events') }}
 """
+# It fails whenever a run's lake days include DAY3: a batch of days fails, then Sluice runs the
+# days one by one and only DAY3 fails.
 FAILING_CLAUSE = f"""\
 where case
-    when '{{{{ var("run_start") }}}}' = '{DAY3}' then error('injected failure for {DAY3}')
+    when date '{DAY3}' between cast('{{{{ var("run_start") }}}}' as date)
+        and cast('{{{{ var("run_end") }}}}' as date)
+        then error('injected failure for {DAY3}')
     else true
 end
 """
@@ -181,16 +185,21 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
 
     latest = ws.ledger.latest()
     expected: dict[tuple[date, str], tuple[int, str, str | None]] = {
-        (day, layer): (1, SUCCEEDED, None) for day in DAYS for layer in LAYERS
+        (day, layer): (2 if layer == "dwh" else 1, SUCCEEDED, None)
+        for day in DAYS
+        for layer in LAYERS
     }
-    expected[DAY3, "dwh"] = (1, FAILED, "StepFailed")
+    expected[DAY3, "dwh"] = (2, FAILED, "StepFailed")
     del expected[DAY3, "marts"]  # never attempted after dwh failed
     assert {key: (a.attempt, a.status, a.error_class) for key, a in latest.items()} == expected
     assert {a.run_id for a in latest.values()} == {first.run_id}
     message = latest[DAY3, "dwh"].error_message or ""
     assert "fct_injected" in message
     assert f"injected failure for {DAY3}" in message
-    assert len(ws.ledger.attempts()) == 14  # not transient: no retries
+    # 5 landings, the 5-day dwh batch that failed, 5 dwh days one by one, 4 marts: no retries
+    batch = [a for a in ws.ledger.attempts() if a.layer == "dwh" and a.attempt == 1]
+    assert [(a.status, a.error_class) for a in batch] == [(FAILED, "StepFailed")] * 5
+    assert len(ws.ledger.attempts()) == 19
     # A table model is rebuilt by every run: the last successful dwh run was the last day's.
     events = clean.checksums["dwh.fct_events"][0]
     assert events > 0
@@ -209,7 +218,7 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     after = ws.ledger.attempts()
     assert [a for a in after if a.run_id == first.run_id] == before
     added = [(a.dt, a.layer, a.attempt, a.status) for a in after if a.run_id == second.run_id]
-    assert added == [(DAY3, "dwh", 2, SUCCEEDED), (DAY3, "marts", 1, SUCCEEDED)]
+    assert added == [(DAY3, "dwh", 3, SUCCEEDED), (DAY3, "marts", 1, SUCCEEDED)]
     retried = ws.ledger.latest()[DAY3, "dwh"]
     assert retried.code_version == ws.project.code_version("dwh")
     assert retried.code_version != latest[DAY3, "dwh"].code_version
