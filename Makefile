@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,15 +47,49 @@ deploy: install ## register the deployments of prefect.yaml with the server of `
 	PREFECT_HOME=$(CURDIR)/data/prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
 		$(BIN)/prefect --no-prompt deploy --all
 
-lint: install ## ruff and mypy over the Python package
+# The dbt templater of sqlfluff compiles the project, and dbt parse writes a manifest: both get
+# a throwaway DuckDB file and target path under target/lint, so linting never opens data/.
+LINT_DIR := target/lint
+LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
+SQL_PATHS := models tests/dbt
+SQLFLUFF_FORMAT ?= human
+
+lint: install ## YAML, dbt parse, descriptions, SQL style (sqlfluff: models, then macros), ruff, mypy
+	@mkdir -p $(LINT_DIR)
+	$(BIN)/yamllint --strict .
+	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
+	$(BIN)/python -m flows.docs_check --manifest $(LINT_DIR)/manifest.json
+	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT)
+	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT) --config .sqlfluff-rendered
 	$(BIN)/ruff check flows tests
 	$(BIN)/mypy
 
 test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
 	$(BIN)/pytest -q -x tests/unit
 
-test: install lint ## everything CI checks (README's test command)
+test: install lint browser ## everything CI checks (README's test command)
 	$(BIN)/pytest -q
+
+DOCS_PORT ?= 8080
+
+docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), served on 127.0.0.1
+	$(BIN)/dbt docs generate --profiles-dir . --static
+	-$(BIN)/python -m flows.docs_check --manifest target/manifest.json --catalog target/catalog.json
+	@echo "static single-file docs: $(CURDIR)/target/static_index.html"
+	$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+PR_BASE ?= main
+PR_PARENTS ?= sample
+
+pr-check: install ## build and test only what changed since PR_BASE (state:modified+) on a sample lake
+	$(BIN)/python -m flows.pr_check --base $(PR_BASE) --parents $(PR_PARENTS)
+
+browser: ## install Debian's chromium (the docs browser test needs it) if it is missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@chromium --version
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf target logs data .pytest_cache .mypy_cache .ruff_cache

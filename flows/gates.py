@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from flows.ledger import Clock, utc_now
-from flows.project import Project
+from flows.project import Project, identifier
 from flows.settings import Settings
 from flows.state_store import StateStore
 from flows.suites import Suite, load_suites, ref_relations
@@ -273,11 +273,7 @@ class Gates:
         self, config: Any, outcome: dict[str, Any], batch_sql: str
     ) -> list[dict[str, Any]]:
         """All failing rows of a row-level expectation (GX's own lists are capped)."""
-        query = None
-        if "unexpected_rows_query" in config.kwargs:
-            query = config.kwargs["unexpected_rows_query"].replace("{batch}", f"({batch_sql})")
-        elif isinstance(outcome.get("unexpected_index_query"), str):
-            query = outcome["unexpected_index_query"]
+        query = _failing_rows_query(config, outcome, batch_sql)
         if not query:
             return []
         con = duckdb.connect(str(self.settings.duckdb))
@@ -327,7 +323,7 @@ class Gates:
                 json.dumps(row, default=str),
             ]
             for check, rows in failing
-            for row in (rows or [{}])
+            for row in (rows or [{"observed": check.observed}])
         ]
         if not audit_rows:
             return
@@ -340,6 +336,32 @@ class Gates:
             )
         finally:
             warehouse.close()
+
+
+_UNIQUE = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def _failing_rows_query(config: Any, outcome: dict[str, Any], batch_sql: str) -> str | None:
+    """SQL for every failing row of the batch (None for a table-level expectation).
+
+    GX's `unexpected_index_query` does not run on a query asset: map expectations inline the
+    batch query without parentheses, uniqueness ones bind `$1` or cross-join the batch.
+    """
+    kwargs = config.kwargs
+    if "unexpected_rows_query" in kwargs:
+        return str(kwargs["unexpected_rows_query"]).replace("{batch}", f"({batch_sql})")
+    if config.type in _UNIQUE:
+        columns = kwargs.get("column_list") or [kwargs["column"]]
+        names = ", ".join(f'"{identifier(c, "column")}"' for c in columns)
+        batch = f"({batch_sql}) as batch"
+        return (
+            f"select * from {batch} where ({names}) in"
+            f" (select {names} from {batch} group by {names} having count(*) > 1)"
+        )
+    query = outcome.get("unexpected_index_query")
+    if not isinstance(query, str):
+        return None
+    return query.replace(f"FROM {batch_sql} ", f"FROM ({batch_sql}) AS batch ", 1)
 
 
 def _raised(info: Any) -> str:

@@ -53,7 +53,14 @@ def _build_and_gate(
         dbt = ws.publishing if suffix else ws.dbt
         figures = {"details": {"models": len(dbt.run_layer(layer, dt, dt).nodes)}}
     built = time.perf_counter()
-    gate = ws.gates.run(layer, dt, run_id, schema_suffix=suffix)
+    try:
+        gate = ws.gates.run(layer, dt, run_id, schema_suffix=suffix)
+    except Exception:
+        if suffix:  # the audit copy must not keep rows nobody checked
+            ws.publishing.run_operation(
+                "publish_window", dt, dt, {"from_suffix": "", "to_suffix": suffix, "layer": layer}
+            )
+        raise
     gated = time.perf_counter()
     if suffix:  # publish the checked window, or put the published one back into the audit copy
         direction = (suffix, "") if gate.passed else ("", suffix)

@@ -50,6 +50,9 @@ def _nodes_by_relation(project: Project) -> dict[tuple[str, str], tuple[str, str
 def load_suites(project: Project, project_dir: Path) -> tuple[Suite, ...]:
     """Every suite of the project, each matched to its table in the dbt manifest."""
     relations = _nodes_by_relation(project)
+    folder = project_dir / SUITES_DIR
+    if not folder.is_dir():
+        raise ProjectError(f"no expectation suites at {folder}: the quality gates need them")
     suites = []
     for path in sorted((project_dir / SUITES_DIR).glob("*/*.json")):
         doc = json.loads(path.read_text())

@@ -13,16 +13,24 @@
     {%- set statements = [] -%}
     {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and (node.config.meta or {}).get('layer') == layer -%}
-        {%- set base_schema = node.schema[:-(from_suffix | length)] if from_suffix and node.schema.endswith(from_suffix) else node.schema -%}
+        {#- the audit manifest's schemas carry the audit suffix, whichever way the copy goes -#}
+        {%- set suffix = from_suffix or to_suffix -%}
+        {%- set base_schema = node.schema[:-(suffix | length)] if suffix and node.schema.endswith(suffix) else node.schema -%}
         {%- set source = api.Relation.create(database=node.database, schema=base_schema ~ from_suffix, identifier=node.alias) -%}
         {%- set target = api.Relation.create(database=node.database, schema=base_schema ~ to_suffix, identifier=node.alias) -%}
         {%- set column = node.config.event_time -%}
         {%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier=target.identifier) -%}
+        {%- set available = adapter.get_relation(database=source.database, schema=source.schema, identifier=source.identifier) -%}
+        {%- set window_start, window_end = window_bounds(node.config.meta.get('window') or {}) -%}
         {%- do statements.append('create schema if not exists ' ~ target.database ~ '.' ~ target.schema) -%}
-        {%- if existing is none or column is none -%}
+        {%- if available is none -%}
+            {#- nothing published yet to restore from: drop the refused window from the copy -#}
+            {%- if existing is not none and column is not none -%}
+                {%- do statements.append('delete from ' ~ target ~ ' where ' ~ date_between(column, window_start, window_end)) -%}
+            {%- endif -%}
+        {%- elif existing is none or column is none -%}
             {%- do statements.append('create or replace table ' ~ target ~ ' as select * from ' ~ source) -%}
         {%- else -%}
-            {%- set window_start, window_end = window_bounds(node.config.meta.get('window') or {}) -%}
             {%- do statements.append('delete from ' ~ target ~ ' where ' ~ date_between(column, window_start, window_end)) -%}
             {%- do statements.append('insert into ' ~ target ~ ' select * from ' ~ source ~ ' where ' ~ date_between(column, window_start, window_end)) -%}
         {%- endif -%}

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 DAYS = lake_days()
 DAY2, DAY3 = DAYS[1], DAYS[2]
 LAYERS = ("raw", "dwh", "marts")
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "expectations")
 STATUS_KEYS = {
     "date",
     "layer",

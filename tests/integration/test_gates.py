@@ -1,0 +1,629 @@
+"""Quality gates on real dbt, DuckDB and Great Expectations: a clean partition passes, a bad one
+is blocked at the right layer and keeps the published marts, every failing row lands in
+audit.gate_failures, and a retry publishes the repaired partition."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import duckdb
+import pytest
+
+from flows.errors import PartitionsFailed
+from flows.ledger import BLOCKED, SUCCEEDED, Attempt, Ledger
+from flows.partition_state import PlannedDay, plan
+from flows.pipeline import run_partitions
+from flows.settings import PROJECT_DIR, Settings
+from flows.state_store import StateStore
+from flows.workspace import Workspace
+from tests.support import lake_days, table_checksums, truth
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+DAYS = lake_days()
+LAYERS = ("raw", "dwh", "marts")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "expectations")
+VOLUME = "expect_table_row_count_to_be_between"
+VOLUME_SUITES = ("raw.events", "dwh.fct_events")
+MIN_HISTORY = 3  # checked partitions the volume bounds need before they block
+
+CTR = "{{ ratio('clicks', 'impressions') }}"
+# The CTR of one event date, made 10 x + 1 (still the contract's numeric(28,6)).
+BAD_CTR = (
+    "case when event_date = date '{day}'"
+    f" then cast({CTR} * 10 + 1 as {{{{ type_rate() }}}}) else {CTR} end"
+)
+# Every fifth event of one event date twice, on that lake day's run only.
+DUPLICATES = """
+union all
+select *
+from first_copies
+where
+    event_date = date '{day}'
+    and line_number % 5 = 0
+    and '{{{{ var("run_start") }}}}' = '{day}'
+"""
+
+
+@dataclass(frozen=True)
+class Build:
+    """A warehouse built from the session lake, day after day, and what it holds."""
+
+    settings: Settings
+    run_id: str
+    checksums: dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One row of the state store's gate_checks."""
+
+    dt: date
+    layer: str
+    suite: str
+    run_id: str
+    success: int
+    row_count: int | None
+    details: list[dict[str, Any]]
+
+
+def copy_project(dest: Path, source: Path = PROJECT_DIR) -> Path:
+    """The dbt project and its expectations (not target/) copied to dest, so tests may edit them."""
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, dest / name)
+        else:
+            shutil.copy2(source / name, dest / name)
+    return dest
+
+
+def settings_at(
+    project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None
+) -> Settings:
+    return Settings(
+        project_dir=project_dir,
+        lake=lake,
+        duckdb=warehouse,
+        state=state or warehouse.with_suffix(".state.sqlite"),
+    ).resolved()
+
+
+def copy_build(build: Build, folder: Path) -> tuple[Path, Path]:
+    """A consistent copy of a build's warehouse and state store."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # GX keeps its connection open in this process: write the WAL into the file first
+    query(build.settings.duckdb, "checkpoint")
+    warehouse = folder / "warehouse.duckdb"
+    shutil.copy2(build.settings.duckdb, warehouse)
+    state = folder / "state.sqlite"
+    with (
+        closing(sqlite3.connect(build.settings.state)) as src,
+        closing(sqlite3.connect(state)) as dst,
+    ):
+        src.backup(dst)
+    return warehouse, state
+
+
+def query(warehouse: Path, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(warehouse))  # same configuration as dbt's and GX's connections
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
+def gate_rows(state: Path) -> list[GateRow]:
+    with closing(sqlite3.connect(state)) as con:
+        rows = con.execute(
+            """select dt, layer, suite, run_id, success, row_count, details
+            from gate_checks order by checked_at"""
+        ).fetchall()
+    return [
+        GateRow(date.fromisoformat(dt), layer, suite, run_id, ok, count, json.loads(details))
+        for dt, layer, suite, run_id, ok, count, details in rows
+    ]
+
+
+def suite_files(project_dir: Path) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """suite -> (layer, expectations), read from the JSON files (the schema folder is the layer)."""
+    found = {}
+    for path in sorted((project_dir / "expectations" / "expectations").glob("*/*.json")):
+        found[f"{path.parent.name}.{path.stem}"] = (
+            path.parent.name,
+            json.loads(path.read_text())["expectations"],
+        )
+    return found
+
+
+def audit_failures(warehouse: Path) -> list[tuple[Any, ...]]:
+    """audit.gate_failures (run_id, dt, layer, suite, expectation, severity, column, row)."""
+    exists = query(
+        warehouse,
+        """select count(*) from information_schema.tables
+        where table_schema = 'audit' and table_name = 'gate_failures'""",
+    )
+    if exists == [(0,)]:
+        return []
+    return [
+        (*row[:-1], json.loads(row[-1]))
+        for row in query(
+            warehouse,
+            """select run_id, dt, layer, suite, expectation, severity, column_name, failing_row
+            from audit.gate_failures""",
+        )
+    ]
+
+
+def schema_checksums(warehouse: Path, schema: str) -> dict[str, tuple[int, int]]:
+    """Checksums of a schema's tables by table name (to compare marts with marts_audit)."""
+    return {
+        name.split(".", 1)[1]: sums for name, sums in table_checksums(warehouse, (schema,)).items()
+    }
+
+
+def trim_events(lake: Path, day: date, keep_every: int = 10) -> int:
+    """Keep one line in `keep_every` of a lake day's event files (_SUCCESS stays); lines kept."""
+    kept = 0
+    for part in sorted((lake / "events" / f"dt={day.isoformat()}").glob("*.jsonl.gz")):
+        lines = gzip.decompress(part.read_bytes()).splitlines(keepends=True)
+        part.write_bytes(gzip.compress(b"".join(lines[::keep_every])))
+        kept += len(lines[::keep_every])
+    assert (lake / "events" / f"dt={day.isoformat()}" / "_SUCCESS").exists()
+    return kept
+
+
+def valid_lines(lake: Path, day: date) -> int:
+    """The event lines landing keeps for a lake day, from the generator's truth file."""
+    return int(truth(lake, day)["lake"]["events"]["valid_lines"])
+
+
+def built_through(attempt: Attempt) -> date:
+    """The last lake day whose events a dbt step read (its batch's last day, if batched)."""
+    batch = attempt.details.get("batch")
+    return date.fromisoformat(batch.split("..")[1]) if batch else attempt.dt
+
+
+def this_run(ws: Workspace, run_id: str) -> list[tuple[date, str, int, str, str | None]]:
+    return [
+        (a.dt, a.layer, a.attempt, a.status, a.error_class)
+        for a in ws.ledger.attempts()
+        if a.run_id == run_id
+    ]
+
+
+def failed_run(ws: Workspace, planned: list[tuple[date, str | None]]) -> Any:
+    """Run lake days that must fail; the run's report."""
+    with pytest.raises(PartitionsFailed) as raised:
+        run_partitions(ws, planned)
+    return raised.value.report
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real dbt project as it is when this module starts (others may edit it meanwhile)."""
+    return copy_project(tmp_path_factory.mktemp("project") / "sluice")
+
+
+@pytest.fixture(scope="module")
+def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The unmodified project run over every lake day in order (read-only for tests)."""
+    warehouse = tmp_path_factory.mktemp("clean") / "warehouse.duckdb"
+    ws = Workspace.open(settings_at(snapshot, lake, warehouse))
+    report = run_partitions(ws, [(day, None) for day in DAYS])
+    return Build(ws.settings, report.run_id, table_checksums(warehouse))
+
+
+# ---- a clean partition ----------------------------------------------------------------------
+
+
+def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
+    suites = suite_files(clean.settings.project_dir)
+    checks = Counter[str]()
+    for layer, expectations in suites.values():
+        checks[layer] += len(expectations)
+    assert set(checks) == set(LAYERS)
+
+    attempts = Ledger(StateStore(clean.settings.state)).attempts()
+    assert sorted((a.dt, a.layer, a.attempt, a.status) for a in attempts) == sorted(
+        (day, layer, 1, SUCCEEDED) for day in DAYS for layer in LAYERS
+    )
+    for attempt in attempts:
+        gate = {"checks": checks[attempt.layer], "blocking": [], "warnings": []}
+        assert attempt.details["gate"] == gate, (attempt.dt, attempt.layer)
+    dwh = {a.dt: a for a in attempts if a.layer == "dwh"}
+
+    rows = gate_rows(clean.settings.state)
+    assert sorted((r.dt, r.suite) for r in rows) == sorted(
+        (day, suite) for day in DAYS for suite in suites
+    )
+    for row in rows:
+        layer, expectations = suites[row.suite]
+        assert (row.layer, row.run_id, row.success) == (layer, clean.run_id, 1), row
+        assert sorted(c["expectation"] for c in row.details) == sorted(
+            e["type"] for e in expectations
+        )
+        assert all(c["success"] and c["suite"] == row.suite for c in row.details), row
+        assert any(c["severity"] == "critical" for c in row.details), row
+        if row.suite in VOLUME_SUITES:  # the volume check blocks once it has enough history
+            (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
+            enough = DAYS.index(row.dt) >= MIN_HISTORY
+            assert volume["severity"] == ("critical" if enough else "warning"), row
+            assert volume["observed"] == row.row_count
+
+    # row counts are the partitions' sizes when they were checked
+    counts = {(r.dt, r.suite): r.row_count for r in rows}
+    for day in DAYS:
+        assert counts[day, "raw.events"] == valid_lines(lake, day)
+        assert counts[day, "marts.daily_kpis"] == len(truth(lake, day)["daily_kpis"])
+        [(fct_events,)] = query(
+            clean.settings.duckdb,
+            "select count(*) from dwh.fct_events where event_date = $d and landed_date <= $last",
+            {"d": day, "last": built_through(dwh[day])},
+        )
+        assert counts[day, "dwh.fct_events"] == fct_events > 0
+    assert audit_failures(clean.settings.duckdb) == []
+    assert schema_checksums(clean.settings.duckdb, "marts_audit") == schema_checksums(
+        clean.settings.duckdb, "marts"
+    )
+
+
+# ---- the DuckDB shim ------------------------------------------------------------------------
+
+SHIM_PROBE = """
+import json, sys
+import duckdb
+import great_expectations as gx
+from duckdb_engine import ConnectionWrapper
+from flows.gates import apply_duckdb_shim
+
+path = sys.argv[1]
+
+
+def validate(name):
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_sql(
+        name="warehouse",
+        connection_string=f"duckdb:///{path}",
+        kwargs={"creator": lambda: ConnectionWrapper(duckdb.connect(path))},
+    )
+    batch = source.add_query_asset(
+        name="partition", query="select * from t where d = cast('2026-11-01' as date)"
+    ).add_batch_definition_whole_table("partition")
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[
+        gx.expectations.ExpectColumnValuesToBeBetween(column="x", min_value=0, max_value=10),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="x", min_value=0, max_value=2),
+        gx.expectations.ExpectTableRowCountToBeBetween(min_value=3, max_value=3),
+    ]))
+    run = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
+    ).run(result_format={"result_format": "COMPLETE"})
+    found = []
+    for item in run.results:
+        info = item.exception_info or {}
+        nested = [v for v in info.values() if isinstance(v, dict)]
+        raised = bool(info.get("raised_exception")) or any(
+            v.get("raised_exception") for v in nested
+        )
+        result = item.result or {}
+        found.append({
+            "success": item.success,
+            "raised": raised,
+            "element_count": result.get("element_count"),
+            "unexpected_count": result.get("unexpected_count"),
+            "observed_value": result.get("observed_value"),
+        })
+    return found
+
+
+without = validate("without")
+apply_duckdb_shim()
+print(json.dumps({"without": without, "with": validate("with")}))
+"""
+
+
+def test_the_duckdb_shim_is_what_makes_gx_see_data(tmp_path: Path) -> None:
+    warehouse = tmp_path / "tiny.duckdb"
+    query(
+        warehouse,
+        """create table t as select * from (values
+            (date '2026-11-01', 1), (date '2026-11-01', 2), (date '2026-11-01', 3),
+            (date '2026-11-02', 99)
+        ) as v(d, x)""",
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run(  # a fresh process: nothing applied the shim before
+        [sys.executable, "-c", SHIM_PROBE, str(warehouse)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+
+    # without the shim GX gets nothing back from DuckDB: every expectation fails on no data
+    for result in found["without"]:
+        assert result["success"] is False, found["without"]
+        assert result["raised"] or result["element_count"] is None, found["without"]
+        assert result["observed_value"] is None and not result["unexpected_count"]
+    # with it the same expectations see the partition's 3 rows and count the bad one
+    assert found["with"] == [
+        {"success": True, "raised": False, "element_count": 3, "unexpected_count": 0,
+         "observed_value": None},
+        {"success": False, "raised": False, "element_count": 3, "unexpected_count": 1,
+         "observed_value": None},
+        {"success": True, "raised": False, "element_count": None, "unexpected_count": None,
+         "observed_value": 3},
+    ]  # fmt: skip
+
+
+# ---- a CTR above 1 in the marts -------------------------------------------------------------
+
+
+def marts_schemas(warehouse: Path) -> list[str]:
+    found = query(
+        warehouse,
+        """select distinct table_schema from information_schema.tables
+        where table_schema like 'marts%' order by 1""",
+    )
+    return [schema for (schema,) in found]
+
+
+def kpis_up_to(warehouse: Path, last: date) -> list[tuple[Any, ...]]:
+    return query(
+        warehouse,
+        "select * from marts.daily_kpis where event_date <= $d order by event_date, platform",
+        {"d": last},
+    )
+
+
+def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
+    clean: Build, lake: Path, tmp_path: Path
+) -> None:
+    bad_day, later = DAYS[1], DAYS[2:]
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
+    original = kpis.read_text()
+    assert original.count(f"{CTR} as ctr") == 1
+    kpis.write_text(
+        original.replace(CTR + " as ctr", BAD_CTR.replace("{day}", str(bad_day)) + " as ctr")
+    )
+    settings = settings_at(project, lake, tmp_path / "warehouse.duckdb")
+    warehouse = settings.duckdb
+    ws = Workspace.open(settings)
+
+    run_partitions(ws, [(DAYS[0], None)])
+    published = schema_checksums(warehouse, "marts")
+    published_kpis = kpis_up_to(warehouse, bad_day)
+    # DAYS[0]'s KPIs, which bad_day's run would change (late events) if it were published
+    assert published_kpis
+    final = [row for row in kpis_up_to(clean.settings.duckdb, bad_day) if row[0] < bad_day]
+    assert len(final) == len(published_kpis) and final != published_kpis
+
+    report = failed_run(ws, [(day, None) for day in DAYS[1:]])
+    assert [(r.dt, r.succeeded) for r in report.runs] == [(day, False) for day in DAYS[1:]]
+    latest = ws.ledger.latest()
+    expected: dict[tuple[date, str], tuple[str, str | None]] = {
+        (day, layer): (SUCCEEDED, None) for day in DAYS for layer in LAYERS
+    }
+    expected[bad_day, "marts"] = (BLOCKED, "GateFailed")
+    for day in later:  # their windows [D-3, D+3] include bad_day
+        expected[day, "marts"] = (BLOCKED, "WindowBlocked")
+    assert {key: (a.status, a.error_class) for key, a in latest.items()} == expected
+    for day in later:
+        message = latest[day, "marts"].error_message or ""
+        assert message.startswith(f"the window of {day} includes {bad_day}"), message
+        assert message.endswith("blocked by its gate"), message
+
+    # the failing rows are every platform's KPIs of bad_day, computed here from the DWH
+    blocked = latest[bad_day, "marts"]
+    bad_rows = query(
+        warehouse,
+        """select platform, cast(round(1.0 * count(*) filter (event_type = 'click')
+                / count(*) filter (event_type = 'impression'), 6) * 10 + 1 as decimal(28, 6))
+        from dwh.fct_events
+        where event_date = $d and landed_date <= $last
+        group by platform order by platform""",
+        {"d": bad_day, "last": built_through(blocked)},
+    )
+    assert len(bad_rows) == 3
+    assert blocked.error_message == (
+        "marts.daily_kpis.ctr expect_column_values_to_be_between"
+        f" (observed None, {len(bad_rows)} bad rows)"
+    )
+    assert blocked.details["gate"]["blocking"] == [blocked.error_message]
+    failures = audit_failures(warehouse)
+    assert {f[:-1] for f in failures} == {
+        (
+            report.run_id,
+            bad_day,
+            "marts",
+            "marts.daily_kpis",
+            "expect_column_values_to_be_between",
+            "critical",
+            "ctr",
+        )
+    }
+    assert sorted((f[-1]["platform"], Decimal(f[-1]["ctr"])) for f in failures) == bad_rows
+    assert all(f[-1]["event_date"] == bad_day.isoformat() for f in failures)
+
+    # stakeholders still see what DAYS[0] published; the audit copy was put back
+    assert schema_checksums(warehouse, "marts") == published
+    assert kpis_up_to(warehouse, bad_day) == published_kpis
+    assert schema_checksums(warehouse, "marts_audit") == published
+    assert marts_schemas(warehouse) == ["marts", "marts_audit"]
+    for schema in ("raw", "dwh"):
+        assert schema_checksums(warehouse, schema) == schema_checksums(
+            clean.settings.duckdb, schema
+        )
+
+    kpis.write_text(original)  # the repair
+    ws = Workspace.open(settings)
+    planned = plan(ws, DAYS[0], DAYS[-1], only_failed=True)
+    assert planned == [PlannedDay(day, "marts", BLOCKED) for day in DAYS[1:]]
+    retry = run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
+    assert retry.failed == []
+    assert this_run(ws, retry.run_id) == [(day, "marts", 2, SUCCEEDED, None) for day in DAYS[1:]]
+    assert table_checksums(warehouse) == clean.checksums
+    assert schema_checksums(warehouse, "marts_audit") == schema_checksums(warehouse, "marts")
+    assert len(audit_failures(warehouse)) == 3  # the retry's gates passed
+
+
+# ---- a duplicate key in the DWH -------------------------------------------------------------
+
+
+def test_a_duplicate_key_in_the_dwh_is_blocked_and_stops_the_marts(
+    clean: Build, tmp_path: Path
+) -> None:
+    bad_day = DAYS[2]
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    model = project / "models" / "dwh" / "fct_events.sql"
+    model.write_text(model.read_text().rstrip() + "\n" + DUPLICATES.format(day=bad_day))
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
+
+    report = failed_run(ws, [(bad_day, "dwh")])
+    assert this_run(ws, report.run_id) == [(bad_day, "dwh", 2, BLOCKED, "GateFailed")]
+
+    duplicated = dict(
+        query(
+            warehouse,
+            """select event_id, count(*) from dwh.fct_events where event_date = $d
+            group by event_id having count(*) > 1""",
+            {"d": bad_day},
+        )
+    )
+    assert set(duplicated.values()) == {2}
+    bad_rows = sum(duplicated.values())
+    assert bad_rows > 200  # beyond GX's capped lists
+    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id]
+    assert blocked.error_message == (
+        "dwh.fct_events.event_id expect_column_values_to_be_unique "
+        f"(observed None, {bad_rows} bad rows)"
+    )
+    failures = audit_failures(warehouse)
+    assert {f[:-1] for f in failures} == {
+        (
+            report.run_id,
+            bad_day,
+            "dwh",
+            "dwh.fct_events",
+            "expect_column_values_to_be_unique",
+            "critical",
+            "event_id",
+        )
+    }
+    assert Counter(f[-1]["event_id"] for f in failures) == duplicated
+    assert schema_checksums(warehouse, "marts") == schema_checksums(clean.settings.duckdb, "marts")
+
+    again = failed_run(ws, [(bad_day, "dwh")])  # history is kept, not overwritten
+    assert this_run(ws, again.run_id) == [(bad_day, "dwh", 3, BLOCKED, "GateFailed")]
+    kept = audit_failures(warehouse)
+    assert Counter(f[0] for f in kept) == {report.run_id: bad_rows, again.run_id: bad_rows}
+    assert sorted(map(str, [f for f in kept if f[0] == report.run_id])) == sorted(
+        map(str, failures)
+    )
+
+
+# ---- a volume drop at landing ---------------------------------------------------------------
+
+
+def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: Path) -> None:
+    bad_day = DAYS[-1]
+    lake = tmp_path / "lake"
+    shutil.copytree(clean.settings.lake, lake)  # keeps mtimes: only the trimmed day changes
+    kept = trim_events(lake, bad_day)
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    ws = Workspace.open(settings_at(clean.settings.project_dir, lake, warehouse, state))
+    assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(bad_day, "raw", "stale")]
+
+    report = failed_run(ws, [(bad_day, "raw")])
+    assert this_run(ws, report.run_id) == [(bad_day, "raw", 2, BLOCKED, "GateFailed")]
+    [(landed,)] = query(warehouse, "select count(*) from raw.events where dt = $d", {"d": bad_day})
+    history = [
+        int(r.row_count or 0)
+        for r in gate_rows(state)
+        if r.suite == "raw.events" and r.dt < bad_day
+    ]
+    assert history == [valid_lines(clean.settings.lake, day) for day in DAYS[:-1]]
+    assert len(history) >= MIN_HISTORY
+    assert 0 < landed <= kept < 0.5 * median(history)
+    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id]
+    assert blocked.error_message == (f"raw.events {VOLUME} (observed {landed}, 0 bad rows)")
+    (row,) = [r for r in gate_rows(state) if r.run_id == report.run_id and r.suite == "raw.events"]
+    (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
+    assert (row.success, row.row_count) == (0, landed)
+    assert (volume["severity"], volume["success"], volume["observed"]) == (
+        "critical",
+        False,
+        landed,
+    )
+    failures = audit_failures(warehouse)
+    assert {f[:-2] for f in failures} == {
+        (report.run_id, bad_day, "raw", "raw.events", VOLUME, "critical")
+    }
+    for schema in ("dwh", "marts"):  # nothing downstream ran
+        assert schema_checksums(warehouse, schema) == schema_checksums(
+            clean.settings.duckdb, schema
+        )
+
+
+def test_with_too_little_history_a_volume_drop_only_warns(clean: Build, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(clean.settings.lake, lake)
+    small_day = DAYS[1]  # one checked partition before it
+    trim_events(lake, small_day)
+    ws = Workspace.open(settings_at(clean.settings.project_dir, lake, tmp_path / "w.duckdb"))
+
+    report = run_partitions(ws, [(DAYS[0], None), (small_day, None)])
+    assert report.failed == []
+    warehouse = ws.settings.duckdb
+    [(landed,)] = query(
+        warehouse, "select count(*) from raw.events where dt = $d", {"d": small_day}
+    )
+    [(events,)] = query(
+        warehouse,
+        "select count(*) from dwh.fct_events where event_date = $d and landed_date <= $d",
+        {"d": small_day},
+    )
+    latest = ws.ledger.latest()
+    assert {key: a.status for key, a in latest.items()} == {
+        (day, layer): SUCCEEDED for day in (DAYS[0], small_day) for layer in LAYERS
+    }
+    assert latest[small_day, "raw"].details["gate"]["warnings"] == [
+        f"raw.events {VOLUME} (observed {landed}, 0 bad rows)"
+    ]
+    assert latest[small_day, "dwh"].details["gate"]["warnings"] == [
+        f"dwh.fct_events {VOLUME} (observed {events}, 0 bad rows)"
+    ]
+    rows = {(r.dt, r.suite): r for r in gate_rows(ws.settings.state)}
+    for suite, observed in (("raw.events", landed), ("dwh.fct_events", events)):
+        row = rows[small_day, suite]
+        (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
+        assert (row.success, row.row_count) == (0, observed)
+        assert (volume["severity"], volume["success"]) == ("warning", False)
+        assert rows[DAYS[0], suite].success == 1
+        assert observed < 0.5 * int(rows[DAYS[0], suite].row_count or 0)
+    failures = audit_failures(warehouse)
+    assert {f[1:-2] for f in failures} == {
+        (small_day, "raw", "raw.events", VOLUME, "warning"),
+        (small_day, "dwh", "dwh.fct_events", VOLUME, "warning"),
+    }
+    assert table_checksums(warehouse, ("marts",))["marts.daily_kpis"][0] > 0
