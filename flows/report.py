@@ -14,6 +14,7 @@ from flows.project import RAW_LAYER, identifier
 
 if TYPE_CHECKING:
     from flows.gates import GateResult
+    from flows.ledger import Attempt
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
     from flows.workspace import Workspace
@@ -72,12 +73,25 @@ def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
                     len(done),
                     rows,
                     sum(a.quarantined or 0 for a in done),
-                    sum(a.seconds or 0.0 for a in done),
+                    _busy_seconds(done),
                 )
             )
     finally:
         con.close()
     return lines
+
+
+def _busy_seconds(attempts: list[Attempt]) -> float:
+    """Wall time covered by the attempts (days of one batch overlap: count it once)."""
+    spans = sorted((a.started_at, a.finished_at) for a in attempts if a.finished_at)
+    total, end = 0.0, None
+    for start, finish in spans:
+        if end is not None and start < end:
+            start = end
+        if finish > start:
+            total += (finish - start).total_seconds()
+        end = finish if end is None else max(end, finish)
+    return total
 
 
 def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
