@@ -130,14 +130,7 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 )
 def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
-    attempt = ws.ledger.start(
-        dt,
-        layer,
-        run_id,
-        code_version=ws.project.code_version(layer),
-        input_fingerprint=fingerprint(ws.lake, ws.project.lake_tables, dt),
-        git_sha=ws.git_sha,
-    )
+    attempt = _start(ws, dt, layer, run_id)
     try:
         outcome = _execute(ws, dt, layer, run_id)
     except Exception as exc:

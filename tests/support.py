@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,35 @@ def lake_days() -> list[date]:
 def truth(lake_root: Path, day: date) -> dict[str, Any]:
     """The generator's truth file for one lake day."""
     return json.loads((lake_root / "_truth" / f"dt={day.isoformat()}.json").read_text())
+
+
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "expectations")
+
+
+def copy_project(dest: Path, source: Path | None = None) -> Path:
+    """The dbt project and its expectations (not target/) copied to dest, so tests may edit them."""
+    from flows.settings import PROJECT_DIR
+
+    source = source or PROJECT_DIR
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, dest / name)
+        else:
+            shutil.copy2(source / name, dest / name)
+    return dest
+
+
+def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None) -> Any:
+    """Settings for one test's project copy, lake, warehouse and state store."""
+    from flows.settings import Settings
+
+    return Settings(
+        project_dir=project_dir,
+        lake=lake,
+        duckdb=warehouse,
+        state=state or warehouse.with_suffix(".state.sqlite"),
+    ).resolved()
 
 
 def settings_for(lake_root: Path, warehouse: Path) -> Any:

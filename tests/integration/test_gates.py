@@ -30,13 +30,12 @@ from flows.pipeline import run_partitions
 from flows.settings import PROJECT_DIR, Settings
 from flows.state_store import StateStore
 from flows.workspace import Workspace
-from tests.support import lake_days, table_checksums, truth
+from tests.support import copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 DAYS = lake_days()
 LAYERS = ("raw", "dwh", "marts")
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "expectations")
 VOLUME = "expect_table_row_count_to_be_between"
 VOLUME_SUITES = ("raw.events", "dwh.fct_events")
 MIN_HISTORY = 3  # checked partitions the volume bounds need before they block
@@ -79,28 +78,6 @@ class GateRow:
     success: int
     row_count: int | None
     details: list[dict[str, Any]]
-
-
-def copy_project(dest: Path, source: Path = PROJECT_DIR) -> Path:
-    """The dbt project and its expectations (not target/) copied to dest, so tests may edit them."""
-    dest.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, dest / name)
-        else:
-            shutil.copy2(source / name, dest / name)
-    return dest
-
-
-def settings_at(
-    project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None
-) -> Settings:
-    return Settings(
-        project_dir=project_dir,
-        lake=lake,
-        duckdb=warehouse,
-        state=state or warehouse.with_suffix(".state.sqlite"),
-    ).resolved()
 
 
 def copy_build(build: Build, folder: Path) -> tuple[Path, Path]:

@@ -28,14 +28,13 @@ from flows.pipeline import run_partitions
 from flows.settings import PROJECT_DIR, Settings
 from flows.state_store import StateStore
 from flows.workspace import Workspace
-from tests.support import lake_days, table_checksums, truth
+from tests.support import copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 DAYS = lake_days()
 DAY2, DAY3 = DAYS[1], DAYS[2]
 LAYERS = ("raw", "dwh", "marts")
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "expectations")
 STATUS_KEYS = {
     "date",
     "layer",
@@ -80,29 +79,6 @@ class Build:
     settings: Settings
     run_id: str
     checksums: dict[str, tuple[int, int]]
-
-
-def copy_project(dest: Path, source: Path = PROJECT_DIR) -> Path:
-    """The dbt project's files (not its target/) copied to dest, so tests may edit them."""
-    dest.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, dest / name)
-        else:
-            shutil.copy2(source / name, dest / name)
-    return dest
-
-
-def settings_at(
-    project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None
-) -> Settings:
-    """Settings for one test's project copy, lake, warehouse and state store."""
-    return Settings(
-        project_dir=project_dir,
-        lake=lake,
-        duckdb=warehouse,
-        state=state or warehouse.with_suffix(".state.sqlite"),
-    ).resolved()
 
 
 def copy_state(source: Path, dest: Path) -> Path:
