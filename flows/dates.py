@@ -25,10 +25,16 @@ def parse_date(value: str | date, name: str = "date") -> date:
         raise InvalidParameter(f"{name} {value!r} is not a calendar date: {exc}") from exc
 
 
-def date_range(start: date, end: date, *, max_days: int | None = None) -> list[date]:
-    """Every day from start to end inclusive; refuses inverted or over-long ranges."""
+def date_range(
+    start: date, end: date, *, max_days: int | None = None, latest: date | None = None
+) -> list[date]:
+    """Every day from start to end inclusive; refuses inverted, future or over-long ranges."""
     if end < start:
         raise InvalidParameter(f"end {end} is before start {start}")
+    if latest is not None and end > latest:
+        raise InvalidParameter(
+            f"end {end} is in the future (today is {latest} UTC): no lake day exists for it yet"
+        )
     days = (end - start).days + 1
     if max_days is not None and days > max_days:
         raise InvalidParameter(

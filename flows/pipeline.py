@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import pairwise
 
 from prefect import flow, get_run_logger
@@ -181,7 +181,8 @@ def backfill(start: date | str, end: date | str, force: bool = False) -> RunRepo
     """Run every lake day in the range that is missing, failed, blocked or stale (all if force)."""
     ws = Workspace.open()
     first, last = parse_date(start, "start"), parse_date(end, "end")
-    date_range(first, last, max_days=ws.settings.max_backfill_days)
+    today = datetime.now(UTC).date()
+    date_range(first, last, max_days=ws.settings.max_backfill_days, latest=today)
     planned = plan(ws, first, last, force=force)
     _log_plan(planned)
     return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])

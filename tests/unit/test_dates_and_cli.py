@@ -197,3 +197,16 @@ def test_lake_generate_with_zero_events_per_day_exits_2_and_writes_nothing(
     err = usage_error(generate_argv(out, "0"), capsys)
     assert "argument --events-per-day: expected a positive integer, got '0'" in err
     assert not out.exists()
+
+
+def test_a_range_ending_in_the_future_is_refused() -> None:
+    from datetime import date
+
+    from flows.dates import date_range
+    from flows.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="end 2026-12-02 is in the future"):
+        date_range(date(2026, 12, 1), date(2026, 12, 2), latest=date(2026, 12, 1))
+    assert date_range(date(2026, 12, 1), date(2026, 12, 1), latest=date(2026, 12, 1)) == [
+        date(2026, 12, 1)
+    ]
