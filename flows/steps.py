@@ -120,14 +120,16 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(
-    name="step",
-    task_run_name="{layer} {dt}",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_retry_if_transient,
-)
+# Both step tasks: no result caching, and retries with backoff for transient errors only.
+_STEP_TASK: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "retries": 2,
+    "retry_delay_seconds": [2, 10],
+    "retry_condition_fn": _retry_if_transient,
+}
+
+
+@task(name="step", task_run_name="{layer} {dt}", **_STEP_TASK)
 def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
     attempt = _start(ws, dt, layer, run_id)
@@ -183,14 +185,7 @@ def _batch_outcome(
     return Outcome(SUCCEEDED, details=details)
 
 
-@task(
-    name="batch-step",
-    task_run_name="{layer} {first}..{last}",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_retry_if_transient,
-)
+@task(name="batch-step", task_run_name="{layer} {first}..{last}", **_STEP_TASK)
 def run_batch_step(
     ws: Workspace, days: list[date], layer: str, run_id: str, first: date, last: date
 ) -> list[Attempt]:

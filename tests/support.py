@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,15 @@ DAYS = 5
 EVENTS_PER_DAY = 2_000
 SEED = 7
 LOAD_METADATA = ("loaded_at", "load_id", "run_id")
+
+
+@dataclass(frozen=True)
+class Build:
+    """A warehouse built from the session lake, day after day, and what it holds."""
+
+    settings: Any
+    run_id: str
+    checksums: dict[str, tuple[int, int]]
 
 
 def lake_days() -> list[date]:

@@ -27,10 +27,10 @@ from flows.errors import PartitionsFailed
 from flows.ledger import BLOCKED, SUCCEEDED, Attempt, Ledger
 from flows.partition_state import PlannedDay, plan
 from flows.pipeline import run_partitions
-from flows.settings import PROJECT_DIR, Settings
+from flows.settings import PROJECT_DIR
 from flows.state_store import StateStore
 from flows.workspace import Workspace
-from tests.support import copy_project, lake_days, settings_at, table_checksums, truth
+from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -56,15 +56,6 @@ where
     and line_number % 5 = 0
     and '{{{{ var("run_start") }}}}' = '{day}'
 """
-
-
-@dataclass(frozen=True)
-class Build:
-    """A warehouse built from the session lake, day after day, and what it holds."""
-
-    settings: Settings
-    run_id: str
-    checksums: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -188,21 +179,6 @@ def failed_run(ws: Workspace, planned: list[tuple[date, str | None]]) -> Any:
     with pytest.raises(PartitionsFailed) as raised:
         run_partitions(ws, planned)
     return raised.value.report
-
-
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real dbt project as it is when this module starts (others may edit it meanwhile)."""
-    return copy_project(tmp_path_factory.mktemp("project") / "sluice")
-
-
-@pytest.fixture(scope="module")
-def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """The unmodified project run over every lake day in order (read-only for tests)."""
-    warehouse = tmp_path_factory.mktemp("clean") / "warehouse.duckdb"
-    ws = Workspace.open(settings_at(snapshot, lake, warehouse))
-    report = run_partitions(ws, [(day, None) for day in DAYS])
-    return Build(ws.settings, report.run_id, table_checksums(warehouse))
 
 
 # ---- a clean partition ----------------------------------------------------------------------

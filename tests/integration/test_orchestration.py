@@ -28,7 +28,7 @@ from flows.pipeline import run_partitions
 from flows.settings import PROJECT_DIR, Settings
 from flows.state_store import StateStore
 from flows.workspace import Workspace
-from tests.support import copy_project, lake_days, settings_at, table_checksums, truth
+from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -72,15 +72,6 @@ end
 """
 
 
-@dataclass(frozen=True)
-class Build:
-    """A warehouse built from the session lake, day after day, and what it holds."""
-
-    settings: Settings
-    run_id: str
-    checksums: dict[str, tuple[int, int]]
-
-
 def copy_state(source: Path, dest: Path) -> Path:
     """A consistent copy of a state store (its ledger and locks)."""
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
@@ -118,21 +109,6 @@ def sluice_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
         "SLUICE_TARGET": "dev",
     }.items():
         monkeypatch.setenv(name, str(value))
-
-
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real dbt project as it is when this module starts (others may edit it meanwhile)."""
-    return copy_project(tmp_path_factory.mktemp("project") / "sluice")
-
-
-@pytest.fixture(scope="module")
-def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """The unmodified project run over every lake day in order (read-only for tests)."""
-    warehouse = tmp_path_factory.mktemp("clean") / "warehouse.duckdb"
-    ws = Workspace.open(settings_at(snapshot, lake, warehouse))
-    report = run_partitions(ws, [(day, None) for day in DAYS])
-    return Build(ws.settings, report.run_id, table_checksums(warehouse))
 
 
 # ---- a. a new model, a failed day, and a retry of that day only ----------------------------
