@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -157,9 +158,9 @@ def _pipeline(args: argparse.Namespace) -> int:
         else:
             result = pipeline.retry_failed(args.start, args.end)
     except PartitionsFailed as exc:
-        report.print_summary(exc.report.summary, exc.report.seconds)
+        report.print_summary(exc.report.summary, exc.report.seconds, exc.report.data_docs)
         raise
-    report.print_summary(result.summary, result.seconds)
+    report.print_summary(result.summary, result.seconds, result.data_docs)
     return 0
 
 
@@ -229,8 +230,9 @@ def _gates(args: argparse.Namespace) -> int:
     layers = [args.layer] if args.layer else list(ws.project.steps)
     if args.layer and args.layer not in ws.project.steps:
         raise SluiceError(f"--layer {args.layer!r} is not one of {', '.join(ws.project.steps)}")
-    results = [ws.gates.run(layer, args.date, run_id="manual") for layer in layers]
-    report.print_gates(results)
+    run_id = f"gates-{uuid.uuid4().hex[:12]}"
+    results = [ws.gates.run(layer, args.date, run_id=run_id) for layer in layers]
+    report.print_gates(results, ws.gates.build_docs(ws.data_docs / run_id))
     return 0 if all(r.passed for r in results) else 1
 
 

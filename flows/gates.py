@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -148,34 +150,101 @@ class Gates:
         )
         return context
 
-    def run(self, layer: str, dt: date, run_id: str, *, schema_suffix: str = "") -> GateResult:
-        """Validate every suite of `layer` on partition dt; failing rows go to the audit table."""
+    def run(
+        self,
+        layer: str,
+        dt: date,
+        run_id: str,
+        *,
+        schema_suffix: str = "",
+        lag: bool = True,
+        lead: bool = True,
+    ) -> GateResult:
+        """Validate every suite of `layer` for lake day dt; failing rows go to the audit table.
+
+        Expectations scoped to the partition see the rows dated dt; the others see every date
+        the step rewrote, [dt - lag_days, dt + lead_days] of the suite's model, so nothing is
+        published unchecked. In a batch of days, `lag`/`lead` False leave that side of the
+        window to the neighbouring day that checks it.
+        """
         suites = self.layer_suites(layer)
         if not suites:
             return GateResult(layer, dt)
         checks: list[Check] = []
         rows: dict[str, int] = {}
         for suite in suites:
-            suite_checks, row_count, failing = self._validate(suite, dt, run_id, schema_suffix)
+            window = (
+                dt - timedelta(days=suite.lag_days if lag else 0),
+                dt + timedelta(days=suite.lead_days if lead else 0),
+            )
+            suite_checks: list[Check] = []
+            failing: list[tuple[Check, list[dict[str, Any]]]] = []
+            row_count = None
+            for scope, dates in (("partition", (dt, dt)), ("window", window)):
+                configs = suite.scoped(scope)
+                if configs:
+                    found, count, bad = self._validate(
+                        suite, configs, dt, dates, run_id, schema_suffix
+                    )
+                    suite_checks.extend(found)
+                    failing.extend(bad)
+                    row_count = count if count is not None else row_count
             checks.extend(suite_checks)
             if row_count is not None:
                 rows[suite.name] = row_count
             self._record(suite, dt, layer, run_id, suite_checks, row_count, failing)
         return GateResult(layer, dt, tuple(checks), rows)
 
+    def build_docs(self, folder: Path) -> Path | None:
+        """Write GX Data Docs for the validations run since the last call; the index page.
+
+        None when nothing was validated. The results are then dropped from the in-memory
+        store, so each call's pages show one run.
+        """
+        if "_context" not in self.__dict__:
+            return None  # GX never started in this process: nothing was validated
+        context = self._context
+        store = context.validation_results_store
+        keys = store.list_keys()
+        if not keys:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        site = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(folder),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        sites = context.variables.data_docs_sites or {}
+        sites["sluice"] = site
+        context.variables.data_docs_sites = sites
+        context.build_data_docs(site_names=["sluice"])
+        for key in keys:
+            store.remove_key(key)
+        return folder / "index.html"
+
     def _validate(
-        self, suite: Suite, dt: date, run_id: str, schema_suffix: str
+        self,
+        suite: Suite,
+        configs: list[dict[str, Any]],
+        dt: date,
+        dates: tuple[date, date],
+        run_id: str,
+        schema_suffix: str,
     ) -> tuple[list[Check], int | None, list[tuple[Check, list[dict[str, Any]]]]]:
         import great_expectations as gx
         from great_expectations.expectations.expectation_configuration import (
             ExpectationConfiguration,
         )
 
+        first, last = (d.isoformat() for d in dates)  # dates, never user text
         batch_sql = (
-            f"select * from {suite.relation(schema_suffix)}"
-            f" where {suite.partition_column} = cast('{dt.isoformat()}' as date)"
+            f"select * from {suite.relation(schema_suffix)} where {suite.partition_column}"
+            f" between cast('{first}' as date) and cast('{last}' as date)"
         )
-        params, configs = self._parameters(suite, dt)
+        params, configs = self._parameters(suite, configs, dt)
         expectations = []
         for config in configs:
             kwargs = dict(config["kwargs"])
@@ -186,7 +255,7 @@ class Gates:
             )
         context = self._context
         source = context.data_sources.get("warehouse")
-        name = f"{suite.name}@{dt.isoformat()}@{run_id}@{self.clock().timestamp()}"
+        name = f"{suite.name}@{first}_{last}@{run_id}@{uuid.uuid4().hex[:8]}"
         batch = source.add_query_asset(name=name, query=batch_sql).add_batch_definition_whole_table(
             "partition"
         )
@@ -227,11 +296,13 @@ class Gates:
                 failing.append((check, rows))
         return checks, row_count, failing
 
-    def _parameters(self, suite: Suite, dt: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _parameters(
+        self, suite: Suite, expectations: list[dict[str, Any]], dt: date
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run-time suite parameters (volume bounds from history, freshness) and severities."""
         params: dict[str, Any] = {}
         configs = []
-        for config in suite.expectations:
+        for config in expectations:
             sluice = (config.get("meta") or {}).get("sluice") or {}
             config = dict(config)
             if "volume" in sluice:

@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import pairwise
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
@@ -46,6 +47,7 @@ class RunReport:
     runs: list[PartitionRun]
     summary: list[LayerSummary]
     seconds: float
+    data_docs: Path | None = None
 
     @property
     def failed(self) -> list[PartitionRun]:
@@ -141,6 +143,15 @@ def run_days(
     return list(runs.values())
 
 
+def _build_docs(ws: Workspace, run_id: str) -> Path | None:
+    """The run's Data Docs (a failure to render them is logged, never fails the run)."""
+    try:
+        return ws.gates.build_docs(ws.data_docs / run_id)
+    except Exception as exc:  # rendering is a convenience; the ledger holds the results
+        get_run_logger().warning("Data Docs were not built: %s", exc)
+        return None
+
+
 def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunReport:
     """Run planned lake days under the warehouse lock; raise PartitionsFailed if any failed."""
     began = time.perf_counter()
@@ -151,7 +162,8 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
             for days, layer in _groups(plan)
             for run in run_days(ws, days, run_id, from_layer=layer)
         ]
-        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
+        docs = _build_docs(ws, run_id)
+        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
         raise PartitionsFailed(

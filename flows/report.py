@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -94,7 +95,9 @@ def _busy_seconds(attempts: list[Attempt]) -> float:
     return total
 
 
-def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
+def print_summary(
+    summary: list[LayerSummary], total_seconds: float, data_docs: Path | None = None
+) -> None:
     """Print the summary as a table (quarantined lines are those landed by this run)."""
     table = Table(title=f"Sluice run summary ({total_seconds:.1f} s)")
     for column in ("layer", "partitions", "rows", "quarantined lines", "time (s)"):
@@ -108,6 +111,12 @@ def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
             f"{line.seconds:.1f}",
         )
     Console().print(table)
+    _print_docs(data_docs)
+
+
+def _print_docs(data_docs: Path | None) -> None:
+    if data_docs is not None:
+        Console().print(f"Gate results (Data Docs): {data_docs.as_uri()}")
 
 
 def print_states(states: list[StepState]) -> None:
@@ -143,7 +152,7 @@ def print_plan(planned: list[PlannedDay]) -> None:
     Console().print(table)
 
 
-def print_gates(results: list[GateResult]) -> None:
+def print_gates(results: list[GateResult], data_docs: Path | None = None) -> None:
     """Print each expectation's outcome, failures first."""
     table = Table(title="Sluice quality gates")
     for column in (
@@ -173,3 +182,4 @@ def print_gates(results: list[GateResult]) -> None:
                 str(check.observed)[:40],
             )
     Console().print(table)
+    _print_docs(data_docs)

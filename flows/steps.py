@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,60 +42,91 @@ def _land(ws: Workspace, dt: date, run_id: str) -> dict[str, Any]:
     }
 
 
-def _build_and_gate(
-    ws: Workspace, dt: date, layer: str, run_id: str
-) -> tuple[dict[str, Any], GateResult]:
-    """Build a layer, then gate it; a published layer is built and gated in its audit copy."""
-    began = time.perf_counter()
+@dataclass
+class _Checked:
+    """A step built for contiguous lake days, gated, and (for a published layer) published."""
+
+    gates: dict[date, GateResult]
+    published: bool
+    details: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> list[date]:
+        return [dt for dt, gate in self.gates.items() if not gate.passed]
+
+
+def _build_gate_publish(ws: Workspace, days: list[date], layer: str, run_id: str) -> _Checked:
+    """Build a step for contiguous days, gate each day, publish if every gate passed.
+
+    A published layer is built and gated in its audit copy; a refused (or unchecked) window
+    is restored there from the published one, so the copy never keeps rows nobody accepted.
+    In a batch, the first day's gate checks the dates before the batch and the last day's
+    those after it, so each rewritten date is checked once.
+    """
+    first, last = days[0], days[-1]
     suffix = AUDIT_SUFFIX if layer in ws.publish_layers else ""
+    restore = {"from_suffix": "", "to_suffix": suffix, "layer": layer}
+    began = time.perf_counter()
+    figures: dict[str, Any] = {}
     if layer == RAW_LAYER:
-        figures = _land(ws, dt, run_id)
+        figures = _land(ws, first, run_id)  # a lake day is landed on its own
+        models = 0
     else:
-        dbt = ws.publishing if suffix else ws.dbt
-        figures = {"details": {"models": len(dbt.run_layer(layer, dt, dt).nodes)}}
+        models = len((ws.publishing if suffix else ws.dbt).run_layer(layer, first, last).nodes)
     built = time.perf_counter()
     try:
-        gate = ws.gates.run(layer, dt, run_id, schema_suffix=suffix)
-    except Exception:
-        if suffix:  # the audit copy must not keep rows nobody checked
-            ws.publishing.run_operation(
-                "publish_window", dt, dt, {"from_suffix": "", "to_suffix": suffix, "layer": layer}
+        gates = {
+            dt: ws.gates.run(
+                layer, dt, run_id, schema_suffix=suffix, lag=dt == first, lead=dt == last
             )
+            for dt in days
+        }
+    except Exception:
+        if suffix:
+            ws.publishing.run_operation("publish_window", first, last, restore)
         raise
     gated = time.perf_counter()
-    if suffix:  # publish the checked window, or put the published one back into the audit copy
-        direction = (suffix, "") if gate.passed else ("", suffix)
-        ws.publishing.run_operation(
-            "publish_window",
-            dt,
-            dt,
-            {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
-        )
-        figures["details"]["published"] = gate.passed
-    figures["details"].update(
-        build_seconds=round(built - began, 3),
-        gate_seconds=round(gated - built, 3),
-        publish_seconds=round(time.perf_counter() - gated, 3),
-    )
-    return figures, gate
+    passed = all(gate.passed for gate in gates.values())
+    if suffix:
+        publish = {"from_suffix": suffix, "to_suffix": "", "layer": layer}
+        ws.publishing.run_operation("publish_window", first, last, publish if passed else restore)
+    share = len(days)
+    details: dict[str, Any] = {
+        "build_seconds": round((built - began) / share, 3),
+        "gate_seconds": round((gated - built) / share, 3),
+        "publish_seconds": round((time.perf_counter() - gated) / share, 3),
+    }
+    if models:
+        details["models"] = models
+    if share > 1:
+        details["batch"] = f"{first}..{last}"
+    if suffix:
+        details["published"] = passed
+    return _Checked(gates, passed or not suffix, details, figures)
 
 
-def _execute(ws: Workspace, dt: date, layer: str, run_id: str) -> Outcome:
-    blocker = window_blocker(ws, dt, layer)
-    if blocker:
+def _outcome(ws: Workspace, dt: date, checked: _Checked) -> Outcome:
+    """One day's ledger outcome: its own gate first, then its batch's neighbours."""
+    gate = checked.gates[dt]
+    details = {**checked.details, "gate": gate.as_details()}
+    figures = checked.figures
+    if figures.get("details"):
+        details.update(figures["details"])
+    counts = {k: v for k, v in figures.items() if k != "details"}
+    if not gate.passed:
+        message = "; ".join(check.describe() for check in gate.blocking)
         return Outcome(
-            BLOCKED,
-            error_class="WindowBlocked",
-            error_message=f"the window of {dt} includes {blocker}, blocked by its gate",
+            BLOCKED, error_class="GateFailed", error_message=message, details=details, **counts
         )
-    figures, gate = _build_and_gate(ws, dt, layer, run_id)
-    details = {**figures.pop("details"), "gate": gate.as_details()}
-    if gate.passed:
-        return Outcome(SUCCEEDED, details=details, **figures)
-    message = "; ".join(check.describe() for check in gate.blocking)
-    return Outcome(
-        BLOCKED, error_class="GateFailed", error_message=message, details=details, **figures
-    )
+    near = [b for b in checked.blocked if abs((dt - b).days) <= ws.project.lateness_days]
+    if near:
+        message = f"the window of {dt} includes {near[0]}, blocked by its gate"
+        return Outcome(BLOCKED, error_class="WindowBlocked", error_message=message, details=details)
+    if not checked.published:
+        message = f"checked, but not published: {checked.blocked[0]} of its batch was blocked"
+        return Outcome(FAILED, error_class="NotPublished", error_message=message, details=details)
+    return Outcome(SUCCEEDED, details=details, **counts)
 
 
 def window_blocker(ws: Workspace, dt: date, layer: str) -> str | None:
@@ -134,7 +166,12 @@ def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
     attempt = _start(ws, dt, layer, run_id)
     try:
-        outcome = _execute(ws, dt, layer, run_id)
+        blocker = window_blocker(ws, dt, layer)
+        if blocker:
+            message = f"the window of {dt} includes {blocker}, blocked by its gate"
+            outcome = Outcome(BLOCKED, error_class="WindowBlocked", error_message=message)
+        else:
+            outcome = _outcome(ws, dt, _build_gate_publish(ws, [dt], layer, run_id))
     except Exception as exc:
         ws.ledger.finish(
             attempt, Outcome(FAILED, error_class=type(exc).__name__, error_message=str(exc))
@@ -156,72 +193,24 @@ def _start(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     )
 
 
-def _batch_outcome(
-    ws: Workspace,
-    dt: date,
-    gate: GateResult,
-    blocked: list[date],
-    published: bool,
-    details: dict[str, Any],
-) -> Outcome:
-    if not gate.passed:
-        message = "; ".join(check.describe() for check in gate.blocking)
-        return Outcome(BLOCKED, error_class="GateFailed", error_message=message, details=details)
-    near = [b for b in blocked if abs((dt - b).days) <= ws.project.lateness_days]
-    if near:
-        return Outcome(
-            BLOCKED,
-            error_class="WindowBlocked",
-            details=details,
-            error_message=f"the window of {dt} includes {near[0]}, blocked by its gate",
-        )
-    if not published:
-        return Outcome(
-            FAILED,
-            error_class="NotPublished",
-            details=details,
-            error_message=f"checked, but not published: {blocked[0]} of its batch was blocked",
-        )
-    return Outcome(SUCCEEDED, details=details)
-
-
 @task(name="batch-step", task_run_name="{layer} {first}..{last}", **_STEP_TASK)
 def run_batch_step(
     ws: Workspace, days: list[date], layer: str, run_id: str, first: date, last: date
 ) -> list[Attempt]:
     """One dbt layer for contiguous lake days in one invocation, then each day's gate."""
     attempts = {dt: _start(ws, dt, layer, run_id) for dt in days}
+    began = time.perf_counter()
     try:
-        began = time.perf_counter()
-        suffix = AUDIT_SUFFIX if layer in ws.publish_layers else ""
-        built = (ws.publishing if suffix else ws.dbt).run_layer(layer, first, last)
-        build_seconds = time.perf_counter() - began
-        gates = {dt: ws.gates.run(layer, dt, run_id, schema_suffix=suffix) for dt in days}
-        blocked = [dt for dt, gate in gates.items() if not gate.passed]
-        if suffix:
-            direction = ("", suffix) if blocked else (suffix, "")
-            ws.publishing.run_operation(
-                "publish_window",
-                first,
-                last,
-                {"from_suffix": direction[0], "to_suffix": direction[1], "layer": layer},
-            )
+        checked = _build_gate_publish(ws, days, layer, run_id)
     except Exception as exc:
         for attempt in attempts.values():
             ws.ledger.finish(
                 attempt, Outcome(FAILED, error_class=type(exc).__name__, error_message=str(exc))
             )
         raise
-    done = []
-    for dt, attempt in attempts.items():
-        details = {
-            "batch": f"{first}..{last}",
-            "models": len(built.nodes),
-            "build_seconds": round(build_seconds / len(days), 3),
-            "gate": gates[dt].as_details(),
-        }
-        outcome = _batch_outcome(ws, dt, gates[dt], blocked, not (suffix and blocked), details)
-        done.append(ws.ledger.finish(attempt, outcome))
+    done = [
+        ws.ledger.finish(attempt, _outcome(ws, dt, checked)) for dt, attempt in attempts.items()
+    ]
     get_run_logger().info(
         "%s %s..%s: %d days in %.1f s", layer, first, last, len(days), time.perf_counter() - began
     )

@@ -15,7 +15,7 @@ SUITES_DIR = Path("expectations") / "expectations"
 
 @dataclass(frozen=True)
 class Suite:
-    """One suite and the table partition it validates."""
+    """One suite, its table, and the window of dates a step of one lake day rewrites there."""
 
     name: str
     layer: str
@@ -23,9 +23,19 @@ class Suite:
     schema: str
     table: str
     partition_column: str
+    lag_days: int
+    lead_days: int
     key: tuple[str, ...]
     expectations: tuple[dict[str, Any], ...]
     path: Path
+
+    def scoped(self, scope: str) -> list[dict[str, Any]]:
+        """The expectations about the partition alone, or about the whole rebuilt window."""
+        return [
+            e
+            for e in self.expectations
+            if ((e.get("meta") or {}).get("sluice") or {}).get("scope", "window") == scope
+        ]
 
     def relation(self, schema_suffix: str = "") -> str:
         """The quoted relation, optionally in a suffixed schema (the marts audit copy)."""
@@ -33,18 +43,48 @@ class Suite:
         return ".".join(f'"{identifier(part, "relation part")}"' for part in parts if part)
 
 
-def _nodes_by_relation(project: Project) -> dict[tuple[str, str], tuple[str, str, str]]:
-    """(schema, table) -> (layer, database, partition column), from sources and models."""
-    found: dict[tuple[str, str], tuple[str, str, str]] = {}
+@dataclass(frozen=True)
+class _Table:
+    layer: str
+    database: str
+    partition_column: str
+    window: dict[str, Any]
+
+
+def _nodes_by_relation(project: Project) -> dict[tuple[str, str], _Table]:
+    """(schema, table) -> what a suite needs of it, from the manifest's sources and models."""
+    found: dict[tuple[str, str], _Table] = {}
     manifest = project.manifest
     for source in manifest.sources.values():
-        column = getattr(source.config, "event_time", None)
-        found[(source.schema, source.identifier)] = (RAW_LAYER, source.database, column or "")
+        column = getattr(source.config, "event_time", None) or ""
+        found[(source.schema, source.identifier)] = _Table(RAW_LAYER, source.database, column, {})
     for node in manifest.nodes.values():
         if node.resource_type == "model":
-            layer = (node.config.meta or {}).get("layer", "")
-            found[(node.schema, node.alias)] = (layer, node.database, node.config.event_time or "")
+            meta = node.config.meta or {}
+            found[(node.schema, node.alias)] = _Table(
+                meta.get("layer", ""),
+                node.database,
+                node.config.event_time or "",
+                meta.get("window") or {},
+            )
     return found
+
+
+def _check_scopes(path: Path, expectations: list[dict[str, Any]]) -> None:
+    """Expectations about the partition itself (volume, freshness) must say so."""
+    for number, config in enumerate(expectations, 1):
+        sluice = (config.get("meta") or {}).get("sluice") or {}
+        scope = sluice.get("scope", "window")
+        if scope not in ("window", "partition"):
+            raise ProjectError(
+                f"suite {path}, expectation {number}: scope {scope!r} is not "
+                "'window' or 'partition'"
+            )
+        if ("volume" in sluice or "fresh_after_hours" in sluice) and scope != "partition":
+            raise ProjectError(
+                f"suite {path}, expectation {number}: a volume or freshness "
+                "rule is about the partition: set meta.sluice.scope: partition"
+            )
 
 
 def load_suites(project: Project, project_dir: Path) -> tuple[Suite, ...]:
@@ -63,18 +103,22 @@ def load_suites(project: Project, project_dir: Path) -> tuple[Suite, ...]:
             )
         if (schema, table) not in relations:
             raise ProjectError(f"suite {path}: no dbt source or model is {schema}.{table}")
-        layer, database, column = relations[(schema, table)]
+        found = relations[(schema, table)]
+        column = found.partition_column
         if not column:
             raise ProjectError(f"suite {path}: {schema}.{table} declares no event_time column")
         key = tuple(doc.get("meta", {}).get("sluice", {}).get("key", ()))
+        _check_scopes(path, doc["expectations"])
         suites.append(
             Suite(
                 name=doc["name"],
-                layer=layer,
-                database=database,
+                layer=found.layer,
+                database=found.database,
                 schema=schema,
                 table=table,
                 partition_column=identifier(column, f"event_time of {schema}.{table}"),
+                lag_days=int(found.window.get("lag_days") or 0),
+                lead_days=int(found.window.get("lead_days") or 0),
                 key=tuple(identifier(k, f"key of {path}") for k in key),
                 expectations=tuple(doc["expectations"]),
                 path=path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 
 from flows.dbt_runner import DbtProject
 from flows.gates import Gates
@@ -53,6 +54,11 @@ class Workspace:
     def gates(self) -> Gates:
         """The quality gates (Great Expectations is imported on first use)."""
         return Gates(self.settings, self.project, self.store, self.ledger.clock)
+
+    @property
+    def data_docs(self) -> Path:
+        """Where Great Expectations Data Docs are written, one folder per run."""
+        return self.settings.state.parent / "data_docs"
 
     @cached_property
     def publishing(self) -> DbtProject:

@@ -439,6 +439,52 @@ def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
     assert len(audit_failures(warehouse)) == 3  # the retry's gates passed
 
 
+def test_the_marts_gate_checks_every_date_the_run_rewrites(
+    clean: Build, lake: Path, tmp_path: Path
+) -> None:
+    """Lake day D's marts rewrite event dates [D-3, D]: a bad earlier date is caught too."""
+    earlier, day = DAYS[0], DAYS[1]
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
+    original = kpis.read_text()
+    # the CTR of `earlier` goes wrong only when lake day `day` rebuilds it
+    bad = BAD_CTR.replace("{day}", str(earlier)).replace(
+        "case when ", f"case when '{{{{ var(\"run_start\") }}}}' = '{day}' and ", 1
+    )
+    kpis.write_text(original.replace(CTR + " as ctr", bad + " as ctr"))
+    settings = settings_at(project, lake, tmp_path / "warehouse.duckdb")
+    warehouse = settings.duckdb
+    ws = Workspace.open(settings)
+
+    first = run_partitions(ws, [(earlier, None)])
+    assert first.data_docs is not None and first.data_docs.name == "index.html"
+    pages = {p.read_text() for p in first.data_docs.parent.rglob("*.html")}
+    for suite in ("raw.events", "dwh.fct_events", "marts.daily_kpis"):
+        assert any(suite in page for page in pages), suite
+    published = schema_checksums(warehouse, "marts")
+
+    report = failed_run(ws, [(day, None)])
+    blocked = ws.ledger.latest()[day, "marts"]
+    assert (blocked.status, blocked.error_class) == (BLOCKED, "GateFailed")
+    failures = audit_failures(warehouse)
+    assert len(failures) == 3  # one per platform, all of the earlier date
+    assert {(f[0], f[1], f[3], f[-1]["event_date"]) for f in failures} == {
+        (report.run_id, day, "marts.daily_kpis", earlier.isoformat())
+    }
+    assert all(Decimal(f[-1]["ctr"]) > 1 for f in failures)
+    assert schema_checksums(warehouse, "marts") == published
+    assert report.data_docs is not None
+    assert report.data_docs.parent.name == report.run_id
+    assert any("daily_kpis" in p.read_text() for p in report.data_docs.parent.rglob("*.html"))
+
+    kpis.write_text(original)  # the repair
+    ws = Workspace.open(settings)
+    retry = run_partitions(ws, [(day, "marts")])
+    assert this_run(ws, retry.run_id) == [(day, "marts", 2, SUCCEEDED, None)]
+    assert schema_checksums(warehouse, "marts_audit") == schema_checksums(warehouse, "marts")
+    assert schema_checksums(warehouse, "marts") != published  # day's KPIs are published now
+
+
 # ---- a duplicate key in the DWH -------------------------------------------------------------
 
 
