@@ -67,8 +67,9 @@ def _build_gate_publish(ws: Workspace, days: list[date], layer: str, run_id: str
     first, last = days[0], days[-1]
     suffix = AUDIT_SUFFIX if layer in ws.publish_layers else ""
     restore = {"from_suffix": "", "to_suffix": suffix, "layer": layer}
-    began = time.perf_counter()
     figures: dict[str, Any] = {}
+    startup = ws.gates.start() if ws.gates.layer_suites(layer) else 0.0
+    began = time.perf_counter()
     if layer == RAW_LAYER:
         figures = _land(ws, first, run_id)  # a lake day is landed on its own
         models = 0
@@ -97,6 +98,8 @@ def _build_gate_publish(ws: Workspace, days: list[date], layer: str, run_id: str
         "gate_seconds": round((gated - built) / share, 3),
         "publish_seconds": round((time.perf_counter() - gated) / share, 3),
     }
+    if startup:
+        details["gx_startup_seconds"] = round(startup, 3)
     if models:
         details["models"] = models
     if share > 1:
