@@ -9,19 +9,25 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
+from flows import run_report
 from flows.dates import date_range, parse_date
 from flows.errors import PartitionsFailed
+from flows.incidents import Kind, Problem, Severity
 from flows.lake import last_complete_day
 from flows.ledger import SUCCEEDED, Attempt
 from flows.partition_state import PlannedDay, plan
 from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
+from flows.settings import get_settings
+from flows.state_store import StateStore
 from flows.steps import run_batch_step, run_step, window_blocker
-from flows.workspace import Workspace
+from flows.workspace import Workspace, open_incidents
 
 
 @dataclass
@@ -46,6 +52,7 @@ class RunReport:
     runs: list[PartitionRun]
     summary: list[LayerSummary]
     seconds: float
+    page: Path | None = None
 
     @property
     def failed(self) -> list[PartitionRun]:
@@ -151,7 +158,12 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
             for days, layer in _groups(plan)
             for run in run_days(ws, days, run_id, from_layer=layer)
         ]
-        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
+        summary = summarize(ws, runs)
+    seconds = time.perf_counter() - began
+    page = run_report.publish(
+        ws.settings.reports_dir, run_id, runs, summary, seconds, ws.ledger.clock()
+    )
+    report = RunReport(run_id, runs, summary, seconds, page)
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
         raise PartitionsFailed(
@@ -168,7 +180,50 @@ def _log_plan(planned: list[PlannedDay]) -> None:
         logger.info("plan: %s from %s (%s)", day.dt, day.from_layer, day.reason)
 
 
-@flow(name="daily", flow_run_name="daily {dt}")
+def _flow_incident(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_failure / on_crashed: a flow that failed outside its steps opens a step_failed incident
+    (a PartitionsFailed run does not: its steps' incidents are open already)."""
+    try:
+        state.result()
+    except PartitionsFailed:
+        return
+    except BaseException as exc:
+        error_class, message = type(exc).__name__, str(exc) or state.message or ""
+    else:
+        error_class, message = state.type.value.title(), state.message or ""
+    params = ", ".join(f"{k}={v}" for k, v in sorted((flow_run.parameters or {}).items()))
+    settings = get_settings()
+    open_incidents(settings, StateStore(settings.state)).open(
+        Problem(
+            Kind.STEP_FAILED,
+            Severity.CRITICAL,
+            None,
+            None,
+            f"flow {flow.name}",
+            error_class,
+            f"{flow_run.name} ({params}): {message}",
+            str(flow_run.id),
+        )
+    )
+
+
+def _flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_completion: a flow that completes resolves its own flow-level incident."""
+    settings = get_settings()
+    open_incidents(settings, StateStore(settings.state)).resolve(
+        None, None, kinds=(Kind.STEP_FAILED,), what=f"flow {flow.name}"
+    )
+
+
+# Every pipeline flow reports a failure outside its steps, and clears it when it next completes.
+HOOKS: dict[str, Any] = {
+    "on_failure": [_flow_incident],
+    "on_crashed": [_flow_incident],
+    "on_completion": [_flow_completed],
+}
+
+
+@flow(name="daily", flow_run_name="daily {dt}", **HOOKS)
 def daily(dt: date | str | None = None) -> RunReport:
     """Process one lake day end to end; without dt, the last complete lake day."""
     ws = Workspace.open()
@@ -176,7 +231,7 @@ def daily(dt: date | str | None = None) -> RunReport:
     return run_partitions(ws, [(day, None)])
 
 
-@flow(name="backfill", flow_run_name="backfill {start}..{end}")
+@flow(name="backfill", flow_run_name="backfill {start}..{end}", **HOOKS)
 def backfill(start: date | str, end: date | str, force: bool = False) -> RunReport:
     """Run every lake day in the range that is missing, failed, blocked or stale (all if force)."""
     ws = Workspace.open()
@@ -188,7 +243,7 @@ def backfill(start: date | str, end: date | str, force: bool = False) -> RunRepo
     return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
 
 
-@flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}")
+@flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}", **HOOKS)
 def retry_failed(start: date | str | None = None, end: date | str | None = None) -> RunReport:
     """Re-run failed or blocked lake days from the step that failed, and nothing else."""
     ws = Workspace.open()

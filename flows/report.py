@@ -1,4 +1,4 @@
-"""Run summaries for the terminal: per layer, partitions, rows, quarantined lines and time."""
+"""Terminal tables: the run summary per layer, partition states, plans, gates and incidents."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from flows.project import RAW_LAYER, identifier
 
 if TYPE_CHECKING:
     from flows.gates import GateResult
+    from flows.incidents import Incident
     from flows.ledger import Attempt
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
@@ -94,18 +95,41 @@ def _busy_seconds(attempts: list[Attempt]) -> float:
     return total
 
 
+def summary_rows(summary: list[LayerSummary]) -> list[list[str]]:
+    return [
+        [s.layer, str(s.partitions), f"{s.rows:,}", f"{s.quarantined:,}", f"{s.seconds:.1f}"]
+        for s in summary
+    ]
+
+
+SUMMARY_COLUMNS = ("layer", "partitions", "rows", "quarantined lines", "time (s)")
+
+
 def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
     """Print the summary as a table (quarantined lines are those landed by this run)."""
     table = Table(title=f"Sluice run summary ({total_seconds:.1f} s)")
-    for column in ("layer", "partitions", "rows", "quarantined lines", "time (s)"):
+    for column in SUMMARY_COLUMNS:
         table.add_column(column, justify="left" if column == "layer" else "right")
-    for line in summary:
+    for row in summary_rows(summary):
+        table.add_row(*row)
+    Console().print(table)
+
+
+def print_incidents(incidents: list[Incident]) -> None:
+    """Print incidents, most recently seen first."""
+    table = Table(title="Sluice incidents")
+    for column in ("status", "kind", "severity", "date", "step", "what", "count", "last seen"):
+        table.add_column(column)
+    for i in incidents:
         table.add_row(
-            line.layer,
-            str(line.partitions),
-            f"{line.rows:,}",
-            f"{line.quarantined:,}",
-            f"{line.seconds:.1f}",
+            i.status.value,
+            i.kind.value,
+            i.severity.value,
+            i.partition.isoformat() if i.partition else "",
+            i.layer or "",
+            i.what[:60],
+            str(i.count),
+            f"{i.last_seen:%Y-%m-%d %H:%M:%S}",
         )
     Console().print(table)
 
