@@ -15,6 +15,7 @@ from flows.project import RAW_LAYER, identifier
 if TYPE_CHECKING:
     from flows.gates import GateResult
     from flows.incidents import Incident
+    from flows.janitor import Sweep
     from flows.ledger import Attempt
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
@@ -196,4 +197,15 @@ def print_gates(results: list[GateResult]) -> None:
                 verdict,
                 str(check.observed)[:40],
             )
+    Console().print(table)
+
+
+def print_sweeps(sweeps: list[Sweep], *, applied: bool) -> None:
+    """Print what the janitor deleted (or, in a dry run, would delete)."""
+    verb = "deleted" if applied else "would delete"
+    table = Table(title=f"Sluice janitor ({'applied' if applied else 'dry run: --apply deletes'})")
+    for column in ("what", "where", "rule", verb):
+        table.add_column(column, justify="right" if column == verb else "left")
+    for s in sweeps:
+        table.add_row(s.what, s.where, s.rule, f"{s.count:,}")
     Console().print(table)
