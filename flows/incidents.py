@@ -60,7 +60,9 @@ class Status(StrEnum):
 class Links(BaseModel):
     """Where to look: the Prefect flow run and the Data Docs page, when they exist."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
 
     flow_run: str | None = Field(default=None, description="Prefect UI page of the flow run")
     data_docs: str | None = Field(default=None, description="Great Expectations Data Docs page")
@@ -69,7 +71,12 @@ class Links(BaseModel):
 class Incident(BaseModel):
     """One problem on one partition (or one flow), as stored and as sent to every sink."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Sluice incident")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        title="Sluice incident",
+        json_schema_serialization_defaults_required=True,
+    )
 
     version: Annotated[Literal[1], Field(description="schema version")] = 1
     id: str = Field(description="stable id of this incident (unique per opening)")
@@ -120,7 +127,7 @@ class Notifier(Protocol):
 
 def incident_schema() -> dict[str, Any]:
     """The JSON schema of an incident notification (what schemas/incident.v1.json holds)."""
-    schema = Incident.model_json_schema()
+    schema = Incident.model_json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
@@ -137,7 +144,9 @@ def flow_run_url(run_id: str | None) -> str | None:
 
 
 def _row(row: Any) -> Incident:
-    return Incident.model_validate({**dict(row), "links": json.loads(row["links"])})
+    values = dict(row)  # a sqlite3.Row
+    values.pop("dedup_key")
+    return Incident.model_validate({**values, "links": json.loads(row["links"])})
 
 
 class Incidents:
