@@ -325,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watchdog":
             return _watchdog(args)
         if args.command == "janitor":
+            _prefer_local_server()  # its flow runs are cleaned too, when a server runs
             return _janitor(args)
         if args.command == "backfill" and args.dry_run:
             return _plan(args)

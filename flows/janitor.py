@@ -8,8 +8,6 @@ raw.quarantine, relations of `*_audit` schemas the project no longer builds, Pre
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -165,7 +163,8 @@ def _reports(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
     return [Sweep("run reports", str(folder), f"older than {days} days", len(old))]
 
 
-async def _flow_runs(before: datetime, apply: bool) -> int:
+def _flow_runs(before: datetime, apply: bool) -> int:
+    """Finished flow runs that started before a moment: counted, or deleted."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -176,37 +175,30 @@ async def _flow_runs(before: datetime, apply: bool) -> int:
     from prefect.client.schemas.objects import StateType
 
     finished = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
-    flow_filter = FlowRunFilter(
+    old = FlowRunFilter(
         start_time=FlowRunFilterStartTime(before_=before),  # type: ignore[arg-type]
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=finished)),
     )
     count = 0
-    async with get_client() as client:
-        while True:
-            runs = await client.read_flow_runs(
-                flow_run_filter=flow_filter, limit=200, offset=0 if apply else count
-            )
-            if not runs:
-                return count
+    with get_client(sync_client=True) as client:
+        while runs := client.read_flow_runs(
+            flow_run_filter=old, limit=200, offset=0 if apply else count
+        ):
             count += len(runs)
-            if apply:
-                for run in runs:
-                    await client.delete_flow_run(run.id)
+            for run in runs if apply else ():
+                client.delete_flow_run(run.id)
+    return count
 
 
 def _prefect(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
-    if not os.environ.get("PREFECT_API_URL"):
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    if not api:
         return []  # no server configured: nothing to clean (and no temporary server to start)
     days = ws.settings.retention.flow_run_days
-    count = asyncio.run(_flow_runs(now - timedelta(days=days), apply))
-    return [
-        Sweep(
-            "Prefect flow runs",
-            os.environ["PREFECT_API_URL"],
-            f"finished, started more than {days} days ago",
-            count,
-        )
-    ]
+    count = _flow_runs(now - timedelta(days=days), apply)
+    return [Sweep("Prefect flow runs", api, f"finished, started over {days} days ago", count)]
 
 
 SWEEPERS: tuple[Callable[[Workspace, datetime, bool], list[Sweep]], ...] = (

@@ -1,7 +1,7 @@
 """Incidents end to end on real dbt, DuckDB, GX, a real HTTP receiver and a real SMTP server:
 a failed step, a blocked gate, a missed SLA and a stale source each notify exactly once per
 sink with the committed schema, a repeat does not notify, a repair sends exactly one
-"resolved", and a sink that is down never fails the pipeline."""
+"resolved", and a sink that is down never fails the pipeline. Also the janitor's retention."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -415,3 +416,173 @@ def test_the_incidents_command_lists_them_as_json(
     ]
     assert main(["incidents", "--open", "--json"]) == 0
     assert [i["id"] for i in json.loads(capsys.readouterr().out)] == [second.id]
+
+
+# ---- retention: the janitor -----------------------------------------------------------------
+
+
+def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
+    clean: Build, tmp_path: Path
+) -> None:
+    from flows import janitor
+    from flows.incidents import Incidents, Kind, Problem, Severity
+    from flows.settings import RetentionSettings
+    from flows.state_store import StateStore
+    from tests.support import table_checksums
+
+    now = datetime(2027, 6, 1, tzinfo=UTC)
+    long_ago, lately = now - timedelta(days=100), now - timedelta(days=1)
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    retention = RetentionSettings(
+        ledger_days=30, incident_days=30, audit_days=30, report_days=30,
+        quarantine_days=(now.date() - DAYS[2]).days,  # lake days before DAYS[2] are past it
+    )  # fmt: skip
+    settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    settings = settings.model_copy(update={"retention": retention})
+
+    # superseded attempts: an old failed try before the first attempt of two steps
+    with closing(sqlite3.connect(state)) as con, con:
+        for day in DAYS[:2]:
+            con.execute(
+                """insert into partition_attempts (dt, layer, attempt, run_id, status, started_at,
+                    finished_at, code_version, input_fingerprint)
+                values (?, 'raw', 0, 'old', 'failed', ?, ?, 'c', 'f')""",
+                (day.isoformat(), long_ago.isoformat(), long_ago.isoformat()),
+            )
+        latest_before = con.execute(
+            "select dt, layer, max(attempt) from partition_attempts group by 1, 2 order by 1, 2"
+        ).fetchall()
+    incidents = Incidents(StateStore(state), clock=lambda: long_ago)
+    for what in ("app.events", "app_db.jobs"):
+        incidents.open(Problem(Kind.SOURCE_STALE, Severity.CRITICAL, DAYS[0], "raw", what))
+    incidents.resolve(DAYS[0], "raw", what="app.events")  # resolved long ago; the other is open
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("create schema if not exists audit")
+        con.execute(
+            """create table audit.gate_failures (run_id varchar, checked_at timestamp, dt date,
+            layer varchar, suite varchar, expectation varchar, severity varchar,
+            column_name varchar, failing_row json)"""
+        )
+        for checked in (long_ago, long_ago, lately):
+            con.execute(
+                "insert into audit.gate_failures values ('r', $t, $d, 'raw', 's', 'e', 'critical',"
+                " null, '{}')",
+                {"t": checked.replace(tzinfo=None), "d": DAYS[0]},
+            )
+        con.execute("create table marts_audit.retired_mart as select 1 as x")
+        con.execute("create view marts_audit.retired_view as select 1 as x")
+        quarantined = dict(
+            con.execute("select dt, count(*) from raw.quarantine group by dt").fetchall()
+        )
+    finally:
+        con.close()
+    reports = settings.reports_dir
+    reports.mkdir(parents=True, exist_ok=True)
+    for name, moment in (("run-old.html", long_ago), ("run-new.html", lately)):
+        (reports / name).write_text("<html></html>")
+        os.utime(reports / name, (moment.timestamp(), moment.timestamp()))
+    published = table_checksums(warehouse, ("dwh", "marts"))
+    raw_tables = {
+        k: v for k, v in table_checksums(warehouse, ("raw",)).items() if k != "raw.quarantine"
+    }
+    old_quarantine = sum(n for day, n in quarantined.items() if day < DAYS[2])
+    assert old_quarantine > 0
+
+    ws = Workspace.open(settings, clock=lambda: now)
+    expected = {
+        "superseded ledger attempts": 2,
+        "superseded gate results": 0,
+        "resolved incidents": 1,
+        "audit.gate_failures rows": 2,
+        "raw.quarantine rows": old_quarantine,
+        "unused audit relations": 2,
+        "run reports": 1,
+    }
+    dry = {s.what: s.count for s in janitor.sweep(ws) if s.what != "Prefect flow runs"}
+    assert dry == expected
+    assert (reports / "run-old.html").exists()  # a dry run deletes nothing
+    assert table_checksums(warehouse, ("raw",))["raw.quarantine"][0] == sum(quarantined.values())
+
+    applied = {s.what: s.count for s in janitor.sweep(ws, apply=True)}
+    assert {k: v for k, v in applied.items() if k != "Prefect flow runs"} == expected
+    again = {s.what: s.count for s in janitor.sweep(ws) if s.what != "Prefect flow runs"}
+    assert again == dict.fromkeys(expected, 0)
+
+    with closing(sqlite3.connect(state)) as con:
+        assert (
+            con.execute(
+                "select dt, layer, max(attempt) from partition_attempts group by 1, 2 order by 1, 2"
+            ).fetchall()
+            == latest_before
+        )
+        assert con.execute(
+            "select count(*) from partition_attempts where attempt = 0"
+        ).fetchone() == (0,)
+    assert [(i.what, i.status) for i in ws.incidents.history()] == [("app_db.jobs", "open")]
+    assert sorted(p.name for p in reports.iterdir()) == ["run-new.html"]
+    assert table_checksums(warehouse, ("dwh", "marts")) == published  # never published data
+    assert {
+        k: v for k, v in table_checksums(warehouse, ("raw",)).items() if k != "raw.quarantine"
+    } == raw_tables
+    con = duckdb.connect(str(warehouse))
+    try:
+        left = dict(con.execute("select dt, count(*) from raw.quarantine group by dt").fetchall())
+        audit_rows = con.execute("select count(*) from audit.gate_failures").fetchone()
+        audit_relations = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts_audit'"
+            " order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert left == {day: n for day, n in quarantined.items() if day >= DAYS[2]}
+    assert audit_rows == (1,)
+    assert [name for (name,) in audit_relations] == sorted(ws.project.models_in("marts"))
+
+
+# ---- a flow that fails outside its steps (Prefect state hooks) ------------------------------
+
+
+def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_resolves_it(
+    snapshot: Path, lake: Path, sinks: Sinks, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    from flows.errors import PartitionIncomplete
+    from flows.pipeline import daily
+
+    incoming = tmp_path / "lake"
+    incoming.mkdir()  # nothing delivered yet
+    notify = sinks.notify()
+    for name, value in {
+        "SLUICE_PROJECT_DIR": str(snapshot),
+        "SLUICE_LAKE": str(incoming),
+        "SLUICE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
+        "SLUICE_STATE": str(tmp_path / "state.sqlite"),
+        "SLUICE_NOTIFY__WEBHOOK_URL": notify.webhook_url or "",
+        "SLUICE_NOTIFY__EMAIL": notify.email.model_dump_json() if notify.email else "",
+        "SLUICE_NOTIFY__BACKOFF_SECONDS": "0",
+    }.items():
+        clean_env.setenv(name, value)
+
+    for _ in range(2):
+        with pytest.raises(PartitionIncomplete):
+            daily()
+    (opened,) = sinks.all_agree()
+    assert incident_fields(opened) == (
+        "step_failed", "open", "critical", None, None, "flow daily", 1
+    )  # fmt: skip
+    assert opened["error_class"] == "PartitionIncomplete"
+    assert f"no complete lake day under {incoming}" in opened["error_message"]
+
+    for folder in ("events", *(f"dumps/{t}" for t in ("ab_patterns", "applications",
+                   "companies", "jobs", "users"))):  # fmt: skip
+        shutil.copytree(lake / folder / f"dt={DAYS[0]}", incoming / folder / f"dt={DAYS[0]}")
+    report = daily()
+    assert report.failed == [] and [r.dt for r in report.runs] == [DAYS[0]]
+    hooks = sinks.all_agree()
+    assert [(h["id"], h["status"], h["count"]) for h in hooks] == [
+        (opened["id"], "open", 1),
+        (opened["id"], "resolved", 2),
+    ]
+    assert hooks[1]["links"]["flow_run"] is None or hooks[1]["links"]["flow_run"].endswith(
+        hooks[1]["run_id"]
+    )
