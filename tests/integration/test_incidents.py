@@ -586,3 +586,22 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
     assert hooks[1]["links"]["flow_run"] is None or hooks[1]["links"]["flow_run"].endswith(
         hooks[1]["run_id"]
     )
+
+    # the run report is attached to the flow run in the Prefect UI, and written as a page
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.run_report import ARTIFACT_KEY
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY]))
+        )
+    (artifact,) = [a for a in artifacts if str(a.flow_run_id) == report.run_id]
+    text = str(artifact.data)
+    assert text.startswith(f"# Sluice run {report.run_id} (")
+    for layer in ("raw", "dwh", "marts"):
+        assert f"| {DAYS[0]} | {layer} | succeeded |" in text
+    assert report.page is not None
+    assert report.page.parent == tmp_path / "reports"
+    assert f"<td>{DAYS[0]}</td><td>raw</td><td>succeeded</td>" in report.page.read_text()
