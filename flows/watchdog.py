@@ -39,8 +39,8 @@ def _known_days(ws: Workspace, now: datetime) -> list[date]:
     firsts += [days[0] for t in ws.project.lake_tables if (days := ws.lake.days(t))]
     last = now.date()
     first = last - timedelta(days=ws.settings.watchdog.lookback_days)
-    if firsts:
-        first = max(first, min(firsts))
+    # from the first day anything arrived; before anything did, only the latest due day counts
+    first = max(first, min(firsts)) if firsts else last - timedelta(days=1)
     return list(iter_days(first, last)) if first <= last else []
 
 
