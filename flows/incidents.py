@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -218,38 +218,40 @@ class Incidents:
         partition: date | None,
         layer: str | None,
         *,
-        kinds: Iterable[Kind] = tuple(Kind),
+        kinds: tuple[Kind, ...] = tuple(Kind),
         what: str | None = None,
-        any_partition: bool = False,
     ) -> list[Incident]:
         """Resolve the open incidents of a partition and layer; one notification each."""
-        now = self.clock().isoformat()
+        place: dict[str, object] = {
+            "partition": partition.isoformat() if partition else None,
+            "layer": layer,
+        }
+        candidates = [
+            incident
+            for incident in map(
+                _row,
+                self.store.read(
+                    """select * from incidents where status = 'open'
+                    and partition is :partition and layer is :layer order by first_seen""",
+                    place,
+                ),
+            )
+            if incident.kind in kinds and what in (None, incident.what)
+        ]
+        if not candidates:
+            return []  # the common case (a step succeeded, nothing was wrong): no write
+        now = self.clock()
         found = []
         with self.store.transaction() as con:
-            rows = con.execute(
-                "select * from incidents where status = 'open' order by first_seen"
-            ).fetchall()
-            for row in rows:
-                incident = _row(row)
-                same_place = (any_partition or incident.partition == partition) and (
-                    incident.layer == layer
-                )
-                if not same_place or incident.kind not in kinds:
-                    continue
-                if what is not None and incident.what != what:
-                    continue
-                con.execute(
-                    "update incidents set status = 'resolved', resolved_at = :now where id = :id",
-                    {"now": now, "id": incident.id},
-                )
-                found.append(
-                    incident.model_copy(
-                        update={
-                            "status": Status.RESOLVED,
-                            "resolved_at": datetime.fromisoformat(now),
-                        }
-                    )
-                )
+            for incident in candidates:
+                closed = con.execute(
+                    """update incidents set status = 'resolved', resolved_at = :now
+                    where id = :id and status = 'open'""",
+                    {"now": now.isoformat(), "id": incident.id},
+                ).rowcount
+                if closed:  # not resolved meanwhile by another process
+                    changes = {"status": Status.RESOLVED, "resolved_at": now}
+                    found.append(incident.model_copy(update=changes))
         for incident in found:
             self._tell(incident)
         return found

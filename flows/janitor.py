@@ -63,16 +63,15 @@ def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
     sweeps = []
     for what, table, where, policy in _STATE_SWEEPS:
         days = getattr(ws.settings.retention, policy)
-        params = {"cutoff": (now - timedelta(days=days)).isoformat()}
-        with ws.store.transaction() as con:
-            count = con.execute(f"select count(*) {where}", params).fetchone()[0]
-            if apply and count:
-                con.execute(
-                    f"delete from {table} where rowid in (select a.rowid {where})"
-                    if " as a " in where
-                    else f"delete {where}",
-                    params,
-                )
+        params: dict[str, object] = {"cutoff": (now - timedelta(days=days)).isoformat()}
+        count = int(ws.store.read(f"select count(*) as n {where}", params)[0]["n"])
+        if apply and count:
+            with ws.store.transaction() as con:
+                # `where` reads the table as `a` when a row is judged against its later rows
+                doomed = f"where rowid in (select a.rowid {where})" if " as a " in where else ""
+                count = con.execute(
+                    f"delete from {table} {doomed}" if doomed else f"delete {where}", params
+                ).rowcount
         sweeps.append(Sweep(what, f"state store {table}", f"older than {days} days", count))
     return sweeps
 

@@ -11,13 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from flows.errors import InvalidParameter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "sluice.toml"
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
     """Every location, limit and policy Sluice uses; env vars are prefixed `SLUICE_`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SLUICE_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="SLUICE_", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
     lake: Path = Field(default=PROJECT_DIR / "data" / "lake", description="the lake folder")
@@ -165,4 +167,15 @@ class Secrets(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings (environment and sluice.toml read once)."""
-    return Settings().resolved()
+    try:
+        return Settings().resolved()
+    except ValidationError as exc:
+        config = os.environ.get("SLUICE_CONFIG") or PROJECT_DIR / CONFIG_FILE
+        secrets = [name for name in Secrets.model_fields if name in str(exc)]
+        hint = (
+            f"; {', '.join(secrets)} is a secret: set SLUICE_{secrets[0].upper()} in the "
+            "environment, never in the file"
+            if secrets
+            else ""
+        )
+        raise InvalidParameter(f"settings in {config} or SLUICE_* env vars: {exc}{hint}") from exc

@@ -24,7 +24,7 @@ from flows.incidents import (
 from flows.ledger import BLOCKED, FAILED, Attempt
 from flows.notifier import Notifier, signature
 from flows.project import parse_deadline
-from flows.settings import PROJECT_DIR, NotifySettings, Secrets, Settings
+from flows.settings import PROJECT_DIR, NotifySettings, Secrets, Settings, get_settings
 from flows.state_store import StateStore
 
 SCHEMA_FILE = PROJECT_DIR / "schemas" / "incident.v1.json"
@@ -221,7 +221,6 @@ def test_sluice_toml_configures_sinks_but_never_secrets(
     config = tmp_path / "sluice.toml"
     config.write_text(
         """
-webhook_secret = "from-the-file"
 [notify]
 webhook_url = "http://127.0.0.1:8999/hook"
 attempts = 2
@@ -245,6 +244,19 @@ ledger_days = 10
     assert Secrets().webhook_secret is None
     monkeypatch.setenv("SLUICE_WEBHOOK_SECRET", "from-env")
     assert Secrets().webhook_secret == "from-env"
+
+    config.write_text('webhook_secret = "in-the-file"\n' + config.read_text())
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(InvalidParameter) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert str(refused.value).startswith(f"settings in {config} or SLUICE_* env vars: ")
+    assert str(refused.value).endswith(
+        "webhook_secret is a secret: set SLUICE_WEBHOOK_SECRET in the environment, never in the"
+        " file"
+    )
 
 
 @pytest.mark.parametrize(
