@@ -55,9 +55,8 @@ class Inbox:
 def test_the_committed_schema_is_the_models_schema() -> None:
     committed = json.loads(SCHEMA_FILE.read_text())
     assert committed == incident_schema(), (
-        "the Incident model changed: regenerate with "
-        "`.venv/bin/python -m flows.incidents > schemas/incident.v1.json` (and bump the version "
-        "if the change breaks receivers)"
+        "the Incident model changed: `make schemas` regenerates the file (a change that breaks "
+        "receivers needs a new version: incident.v2.json)"
     )
     jsonschema.Draft202012Validator.check_schema(committed)
 
