@@ -98,9 +98,9 @@ class Incident(BaseModel):
     @property
     def title(self) -> str:
         """One line for subjects, chat messages and logs."""
-        where = " ".join(str(p) for p in (self.layer, self.partition) if p) or "flow"
+        where = "".join(f" {p}" for p in (self.layer, self.partition) if p)
         verb = "resolved" if self.status == Status.RESOLVED else self.severity.value
-        return f"[{verb}] {self.kind.value} {where}: {self.what}"
+        return f"[{verb}] {self.kind.value}{where}: {self.what}"
 
 
 @dataclass(frozen=True)
