@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from flows.dates import parse_date
 from flows.errors import SluiceError
@@ -155,7 +154,7 @@ def _prefer_local_server() -> None:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from flows import pipeline
+    from flows import pipeline, report, run_report
     from flows.errors import InvalidParameter, PartitionsFailed
     from flows.settings import get_settings
 
@@ -173,19 +172,12 @@ def _pipeline(args: argparse.Namespace) -> int:
         else:
             result = pipeline.retry_failed(args.start, args.end)
     except PartitionsFailed as exc:
-        _print_run(exc.report)
+        run_report.print_run(exc.report, get_settings().reports_dir)
+        report.print_summary(exc.report.summary, exc.report.seconds)
         raise
-    _print_run(result)
-    return 0
-
-
-def _print_run(result: Any) -> None:
-    from flows import report, run_report
-
-    run_report.print_steps(run_report.step_lines(result.runs))
+    run_report.print_run(result, get_settings().reports_dir)
     report.print_summary(result.summary, result.seconds)
-    if result.page:
-        print(f"run report: {result.page}")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 import duckdb
 from prefect import flow, get_run_logger
 
+from flows.flow_hooks import HOOKS
 from flows.landing import RAW_SCHEMA
-from flows.pipeline import HOOKS, current_run_id, holding
+from flows.pipeline import current_run_id, holding
 from flows.project import identifier
 from flows.workspace import AUDIT_SUFFIX, Workspace
 

@@ -9,8 +9,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import pairwise
-from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
@@ -18,16 +16,14 @@ from prefect.context import FlowRunContext
 from flows import run_report
 from flows.dates import date_range, parse_date
 from flows.errors import PartitionsFailed
-from flows.incidents import Kind, Problem, Severity
+from flows.flow_hooks import HOOKS
 from flows.lake import last_complete_day
 from flows.ledger import SUCCEEDED, Attempt
 from flows.partition_state import PlannedDay, plan
 from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
-from flows.settings import get_settings
-from flows.state_store import StateStore
 from flows.steps import run_batch_step, run_step, window_blocker
-from flows.workspace import Workspace, open_incidents
+from flows.workspace import Workspace
 
 
 @dataclass
@@ -52,7 +48,6 @@ class RunReport:
     runs: list[PartitionRun]
     summary: list[LayerSummary]
     seconds: float
-    page: Path | None = None
 
     @property
     def failed(self) -> list[PartitionRun]:
@@ -158,12 +153,8 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
             for days, layer in _groups(plan)
             for run in run_days(ws, days, run_id, from_layer=layer)
         ]
-        summary = summarize(ws, runs)
-    seconds = time.perf_counter() - began
-    page = run_report.publish(
-        ws.settings.reports_dir, run_id, runs, summary, seconds, ws.ledger.clock()
-    )
-    report = RunReport(run_id, runs, summary, seconds, page)
+        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began)
+    run_report.publish(ws.settings.reports_dir, report, ws.ledger.clock())
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
         raise PartitionsFailed(
@@ -178,49 +169,6 @@ def _log_plan(planned: list[PlannedDay]) -> None:
         logger.info("nothing to do: every lake day in the range is up to date")
     for day in planned:
         logger.info("plan: %s from %s (%s)", day.dt, day.from_layer, day.reason)
-
-
-def _flow_incident(flow: Any, flow_run: Any, state: Any) -> None:
-    """on_failure / on_crashed: a flow that failed outside its steps opens a step_failed incident
-    (a PartitionsFailed run does not: its steps' incidents are open already)."""
-    try:
-        state.result()
-    except PartitionsFailed:
-        return
-    except BaseException as exc:
-        error_class, message = type(exc).__name__, str(exc) or state.message or ""
-    else:
-        error_class, message = state.type.value.title(), state.message or ""
-    params = ", ".join(f"{k}={v}" for k, v in sorted((flow_run.parameters or {}).items()))
-    settings = get_settings()
-    open_incidents(settings, StateStore(settings.state)).open(
-        Problem(
-            Kind.STEP_FAILED,
-            Severity.CRITICAL,
-            None,
-            None,
-            f"flow {flow.name}",
-            error_class,
-            f"{flow_run.name} ({params}): {message}",
-            str(flow_run.id),
-        )
-    )
-
-
-def _flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
-    """on_completion: a flow that completes resolves its own flow-level incident."""
-    settings = get_settings()
-    open_incidents(settings, StateStore(settings.state)).resolve(
-        None, None, kinds=(Kind.STEP_FAILED,), what=f"flow {flow.name}"
-    )
-
-
-# Every pipeline flow reports a failure outside its steps, and clears it when it next completes.
-HOOKS: dict[str, Any] = {
-    "on_failure": [_flow_incident],
-    "on_crashed": [_flow_incident],
-    "on_completion": [_flow_completed],
-}
 
 
 @flow(name="daily", flow_run_name="daily {dt}", **HOOKS)

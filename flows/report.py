@@ -1,4 +1,4 @@
-"""Terminal tables: the run summary per layer, partition states, plans, gates and incidents."""
+"""Run summaries for the terminal: per layer, partitions, rows, quarantined lines and time."""
 
 from __future__ import annotations
 
@@ -96,23 +96,39 @@ def _busy_seconds(attempts: list[Attempt]) -> float:
     return total
 
 
-def summary_rows(summary: list[LayerSummary]) -> list[list[str]]:
-    return [
-        [s.layer, str(s.partitions), f"{s.rows:,}", f"{s.quarantined:,}", f"{s.seconds:.1f}"]
-        for s in summary
-    ]
-
-
-SUMMARY_COLUMNS = ("layer", "partitions", "rows", "quarantined lines", "time (s)")
-
-
 def print_summary(summary: list[LayerSummary], total_seconds: float) -> None:
     """Print the summary as a table (quarantined lines are those landed by this run)."""
     table = Table(title=f"Sluice run summary ({total_seconds:.1f} s)")
-    for column in SUMMARY_COLUMNS:
+    for column in ("layer", "partitions", "rows", "quarantined lines", "time (s)"):
         table.add_column(column, justify="left" if column == "layer" else "right")
-    for row in summary_rows(summary):
-        table.add_row(*row)
+    for line in summary:
+        table.add_row(
+            line.layer,
+            str(line.partitions),
+            f"{line.rows:,}",
+            f"{line.quarantined:,}",
+            f"{line.seconds:.1f}",
+        )
+    Console().print(table)
+
+
+def print_states(states: list[StepState]) -> None:
+    """Print where each lake day and step stands."""
+    table = Table(title="Sluice partitions")
+    for column in ("date", "step", "state", "attempts", "time (s)", "rows out", "why"):
+        table.add_column(column)
+    for s in states:
+        seconds = s.latest.seconds if s.latest else None
+        rows_out = s.latest.rows_out if s.latest else None
+        table.add_row(
+            s.dt.isoformat(),
+            s.layer,
+            s.state,
+            str(s.attempts),
+            f"{seconds:.1f}" if seconds is not None else "",
+            f"{rows_out:,}" if rows_out is not None else "",
+            s.why[:80],
+        )
     Console().print(table)
 
 
@@ -135,23 +151,14 @@ def print_incidents(incidents: list[Incident]) -> None:
     Console().print(table)
 
 
-def print_states(states: list[StepState]) -> None:
-    """Print where each lake day and step stands."""
-    table = Table(title="Sluice partitions")
-    for column in ("date", "step", "state", "attempts", "time (s)", "rows out", "why"):
-        table.add_column(column)
-    for s in states:
-        seconds = s.latest.seconds if s.latest else None
-        rows_out = s.latest.rows_out if s.latest else None
-        table.add_row(
-            s.dt.isoformat(),
-            s.layer,
-            s.state,
-            str(s.attempts),
-            f"{seconds:.1f}" if seconds is not None else "",
-            f"{rows_out:,}" if rows_out is not None else "",
-            s.why[:80],
-        )
+def print_sweeps(sweeps: list[Sweep], *, applied: bool) -> None:
+    """Print what the janitor deleted (or, in a dry run, would delete)."""
+    verb = "deleted" if applied else "would delete"
+    table = Table(title=f"Sluice janitor ({'applied' if applied else 'dry run: --apply deletes'})")
+    for column in ("what", "where", "rule", verb):
+        table.add_column(column, justify="right" if column == verb else "left")
+    for s in sweeps:
+        table.add_row(s.what, s.where, s.rule, f"{s.count:,}")
     Console().print(table)
 
 
@@ -197,15 +204,4 @@ def print_gates(results: list[GateResult]) -> None:
                 verdict,
                 str(check.observed)[:40],
             )
-    Console().print(table)
-
-
-def print_sweeps(sweeps: list[Sweep], *, applied: bool) -> None:
-    """Print what the janitor deleted (or, in a dry run, would delete)."""
-    verb = "deleted" if applied else "would delete"
-    table = Table(title=f"Sluice janitor ({'applied' if applied else 'dry run: --apply deletes'})")
-    for column in ("what", "where", "rule", verb):
-        table.add_column(column, justify="right" if column == verb else "left")
-    for s in sweeps:
-        table.add_row(s.what, s.where, s.rule, f"{s.count:,}")
     Console().print(table)

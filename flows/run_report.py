@@ -14,14 +14,27 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from flows.report import SUMMARY_COLUMNS, LayerSummary, summary_rows
-
 if TYPE_CHECKING:
     from flows.ledger import Attempt
-    from flows.pipeline import PartitionRun
+    from flows.pipeline import PartitionRun, RunReport
+    from flows.report import LayerSummary
 
 log = logging.getLogger(__name__)
 ARTIFACT_KEY = "sluice-run-report"
+SUMMARY_COLUMNS = ("layer", "partitions", "rows", "quarantined lines", "time (s)")
+
+
+def summary_rows(summary: list[LayerSummary]) -> list[list[str]]:
+    """The per-layer summary (report.print_summary's table) as text cells."""
+    return [
+        [s.layer, str(s.partitions), f"{s.rows:,}", f"{s.quarantined:,}", f"{s.seconds:.1f}"]
+        for s in summary
+    ]
+
+
+def page_path(folder: Path, run_id: str) -> Path:
+    """Where the HTML page of a run is written."""
+    return folder / f"run-{run_id}.html"
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,7 @@ succeeded</p>
 <h2>Partitions and steps</h2>{_html_table(STEP_COLUMNS, [line.cells() for line in lines])}
 </body></html>
 """
-    path = folder / f"run-{now:%Y%m%dT%H%M%SZ}-{run_id[:12]}.html"
+    path = page_path(folder, run_id)
     path.write_text(page, encoding="utf-8")
     return path
 
@@ -181,19 +194,20 @@ def _artifact(markdown_text: str, run_id: str) -> None:
         log.warning("could not attach the run report to the Prefect flow run: %s", exc)
 
 
-def publish(
-    folder: Path,
-    run_id: str,
-    runs: list[PartitionRun],
-    summary: list[LayerSummary],
-    seconds: float,
-    now: datetime,
-) -> Path | None:
+def publish(folder: Path, report: RunReport, now: datetime) -> Path | None:
     """Write the HTML page and the Prefect artifact of a run; the page (None: not writable)."""
-    lines = step_lines(runs)
-    _artifact(markdown(run_id, lines, summary, seconds), run_id)
+    lines = step_lines(report.runs)
+    _artifact(markdown(report.run_id, lines, report.summary, report.seconds), report.run_id)
     try:
-        return write_html(folder, run_id, lines, summary, seconds, now)
+        return write_html(folder, report.run_id, lines, report.summary, report.seconds, now)
     except OSError as exc:
         log.warning("could not write the run report under %s: %s", folder, exc)
         return None
+
+
+def print_run(report: RunReport, folder: Path) -> None:
+    """Print each partition's steps of a run, and where its page is."""
+    print_steps(step_lines(report.runs))
+    page = page_path(folder, report.run_id)
+    if page.is_file():
+        Console().print(f"Run report: {page.as_uri()}")

@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 from prefect import flow, get_run_logger
 
 from flows.dates import iter_days
+from flows.flow_hooks import HOOKS
 from flows.incidents import Kind, Problem, Severity
 from flows.lake import SUCCESS_MARKER
 from flows.ledger import SUCCEEDED, Attempt
-from flows.pipeline import HOOKS, current_run_id
+from flows.pipeline import current_run_id
 from flows.project import RAW_LAYER, Deadline
 from flows.workspace import Workspace
 

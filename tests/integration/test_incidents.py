@@ -27,6 +27,7 @@ from flows import watchdog
 from flows.errors import PartitionsFailed
 from flows.ledger import FAILED, SUCCEEDED
 from flows.pipeline import run_partitions
+from flows.run_report import page_path
 from flows.settings import PROJECT_DIR, EmailSink, NotifySettings, Settings
 from flows.workspace import Workspace
 from tests.integration.receivers import (
@@ -224,8 +225,7 @@ def test_a_failed_step_notifies_once_and_resolves_once_after_repair(
     )  # fmt: skip
     assert resolved["id"] == opened["id"] and resolved["resolved_at"] is not None
     assert ws.incidents.history(open_only=True) == []
-    assert repaired.page is not None and repaired.page.is_file()
-    page = repaired.page.read_text()
+    page = page_path(settings.reports_dir, repaired.run_id).read_text()
     assert f"Sluice run {repaired.run_id}" in page
     assert page.count("<td>succeeded</td>") == 2  # dwh and marts of bad_day
 
@@ -628,6 +628,5 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
     assert text.startswith(f"# Sluice run {report.run_id} (")
     for layer in ("raw", "dwh", "marts"):
         assert f"| {DAYS[0]} | {layer} | succeeded |" in text
-    assert report.page is not None
-    assert report.page.parent == tmp_path / "reports"
-    assert f"<td>{DAYS[0]}</td><td>raw</td><td>succeeded</td>" in report.page.read_text()
+    page = page_path(tmp_path / "reports", report.run_id)
+    assert f"<td>{DAYS[0]}</td><td>raw</td><td>succeeded</td>" in page.read_text()
