@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Protocol
 
 from flows.errors import InvalidParameter
@@ -113,6 +114,8 @@ class MailSink:
         message["Subject"] = f"sluice: {incident.title}"[:200]
         message["From"] = self.config.sender
         message["To"] = ", ".join(self.config.recipients)
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = make_msgid(idstring=incident.status.value, domain="sluice.local")
         message.set_content(chat_text(incident))
         message.add_attachment(
             payload(incident), maintype="application", subtype="json", filename="incident.json"
