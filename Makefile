@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 		$$sudo apt-get update && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@chromium --version
+
+schemas: install ## regenerate schemas/incident.v1.json from the Incident model (a unit test compares them)
+	$(BIN)/python -m flows.incidents > schemas/incident.v1.json
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf target logs data .pytest_cache .mypy_cache .ruff_cache

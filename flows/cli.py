@@ -80,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--start", type=_date)
     status.add_argument("--end", type=_date)
     status.add_argument("--json", action="store_true", help="stable JSON for scripts")
+
+    incidents = commands.add_parser("incidents", help="list incidents, most recently seen first")
+    incidents.add_argument("--open", action="store_true", help="only those still open")
+    incidents.add_argument(
+        "--json", action="store_true", help="JSON list (schemas/incident.v1.json items)"
+    )
+
+    commands.add_parser(
+        "watchdog", help="check every due deadline now: missed SLAs and stale lake partitions"
+    )
+
+    janitor = commands.add_parser(
+        "janitor", help="show (or with --apply delete) what is past the retention policy"
+    )
+    janitor.add_argument("--apply", action="store_true", help="delete (default: dry run)")
     return parser
 
 
@@ -140,7 +155,7 @@ def _prefer_local_server() -> None:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from flows import pipeline, report
+    from flows import pipeline, report, run_report
     from flows.errors import InvalidParameter, PartitionsFailed
     from flows.settings import get_settings
 
@@ -158,8 +173,10 @@ def _pipeline(args: argparse.Namespace) -> int:
         else:
             result = pipeline.retry_failed(args.start, args.end)
     except PartitionsFailed as exc:
+        run_report.print_run(exc.report, get_settings().reports_dir)
         report.print_summary(exc.report.summary, exc.report.seconds, exc.report.data_docs)
         raise
+    run_report.print_run(result, get_settings().reports_dir)
     report.print_summary(result.summary, result.seconds, result.data_docs)
     return 0
 
@@ -181,6 +198,44 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps([s.as_json() for s in states], indent=2))
     else:
         report.print_states(states)
+    return 0
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    from flows import report
+    from flows.incidents import Incidents
+    from flows.settings import get_settings
+    from flows.state_store import StateStore
+
+    found = Incidents(StateStore(get_settings().state)).history(open_only=args.open)
+    if args.json:
+        print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
+    elif found:
+        report.print_incidents(found)
+    else:
+        print("no open incident" if args.open else "no incident yet")
+    return 0
+
+
+def _watchdog(args: argparse.Namespace) -> int:
+    from flows import report, watchdog
+    from flows.workspace import Workspace
+
+    ws = Workspace.open()
+    findings = watchdog.check(ws)
+    late = [f for f in findings if f.late]
+    print(f"checked {len(findings)} due deadlines: {len(late)} late")
+    for finding in late:
+        print(f"  late: {finding.why}")
+    report.print_incidents(ws.incidents.history(open_only=True))
+    return 1 if late else 0
+
+
+def _janitor(args: argparse.Namespace) -> int:
+    from flows import janitor, report
+    from flows.workspace import Workspace
+
+    report.print_sweeps(janitor.sweep(Workspace.open(), apply=args.apply), applied=args.apply)
     return 0
 
 
@@ -259,6 +314,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _server(args)
         if args.command == "gates":
             return _gates(args)
+        if args.command == "incidents":
+            return _incidents(args)
+        if args.command == "watchdog":
+            return _watchdog(args)
+        if args.command == "janitor":
+            _prefer_local_server()  # its flow runs are cleaned too, when a server runs
+            return _janitor(args)
         if args.command == "backfill" and args.dry_run:
             return _plan(args)
         _prefer_local_server()

@@ -86,11 +86,21 @@ def _attempt(row: Any) -> Attempt:
 
 
 class Ledger:
-    """Records attempts; answers what the latest attempt of each step was."""
+    """Records attempts; answers what the latest attempt of each step was.
 
-    def __init__(self, store: StateStore, clock: Clock = utc_now) -> None:
+    `on_finish` sees every finished attempt (the incidents hook: failures and blocked gates
+    open incidents, a success resolves them); it must not raise.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Clock = utc_now,
+        on_finish: Callable[[Attempt], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_finish = on_finish
 
     def start(
         self,
@@ -163,7 +173,7 @@ class Ledger:
                     "attempt": attempt.attempt,
                 },
             )
-        return Attempt(
+        done = Attempt(
             attempt.dt,
             attempt.layer,
             attempt.attempt,
@@ -181,6 +191,9 @@ class Ledger:
             outcome.error_message,
             outcome.details,
         )
+        if self.on_finish is not None:
+            self.on_finish(done)
+        return done
 
     def abandon_running(self, dt: date, layer: str, reason: str) -> int:
         """Mark attempts still 'running' for a step as failed (their process is gone)."""

@@ -14,8 +14,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
+from flows import run_report
 from flows.dates import date_range, parse_date
 from flows.errors import PartitionsFailed
+from flows.flow_hooks import HOOKS
 from flows.lake import last_complete_day
 from flows.ledger import SUCCEEDED, Attempt
 from flows.partition_state import PlannedDay, plan
@@ -164,6 +166,7 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
         ]
         docs = _build_docs(ws, run_id)
         report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
+    run_report.publish(ws.settings.reports_dir, report, ws.ledger.clock())
     if report.failed:
         days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
         raise PartitionsFailed(
@@ -180,7 +183,7 @@ def _log_plan(planned: list[PlannedDay]) -> None:
         logger.info("plan: %s from %s (%s)", day.dt, day.from_layer, day.reason)
 
 
-@flow(name="daily", flow_run_name="daily {dt}")
+@flow(name="daily", flow_run_name="daily {dt}", **HOOKS)
 def daily(dt: date | str | None = None) -> RunReport:
     """Process one lake day end to end; without dt, the last complete lake day."""
     ws = Workspace.open()
@@ -188,7 +191,7 @@ def daily(dt: date | str | None = None) -> RunReport:
     return run_partitions(ws, [(day, None)])
 
 
-@flow(name="backfill", flow_run_name="backfill {start}..{end}")
+@flow(name="backfill", flow_run_name="backfill {start}..{end}", **HOOKS)
 def backfill(start: date | str, end: date | str, force: bool = False) -> RunReport:
     """Run every lake day in the range that is missing, failed, blocked or stale (all if force)."""
     ws = Workspace.open()
@@ -200,7 +203,7 @@ def backfill(start: date | str, end: date | str, force: bool = False) -> RunRepo
     return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
 
 
-@flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}")
+@flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}", **HOOKS)
 def retry_failed(start: date | str | None = None, end: date | str | None = None) -> RunReport:
     """Re-run failed or blocked lake days from the step that failed, and nothing else."""
     ws = Workspace.open()

@@ -7,8 +7,10 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -51,6 +53,40 @@ class LakeTable:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """When a layer's models or a lake table must be ready: meta `sluice.deadline: "HH:MM Zone"`.
+
+    Partition D is due at the first HH:MM (local time of Zone) after UTC day D has ended.
+    """
+
+    layer: str
+    what: str
+    spec: str
+    at: time
+    zone: ZoneInfo
+
+    def due(self, day: date) -> datetime:
+        """The moment (UTC) partition `day` must be ready."""
+        closed = datetime.combine(day + timedelta(days=1), time(), UTC).astimezone(self.zone)
+        moment = datetime.combine(closed.date(), self.at, self.zone)
+        if moment < closed:
+            moment = datetime.combine(closed.date() + timedelta(days=1), self.at, self.zone)
+        return moment.astimezone(UTC)
+
+
+def parse_deadline(layer: str, what: str, spec: object) -> Deadline:
+    """A Deadline from its meta text, or a ProjectError naming the model or source."""
+    try:
+        clock, zone = str(spec).split()
+        return Deadline(layer, what, str(spec), time.fromisoformat(clock), ZoneInfo(zone))
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ProjectError(
+            f"{what}: meta sluice.deadline {spec!r} must be 'HH:MM Area/City'"
+            f" (e.g. '12:00 Asia/Tokyo'): {exc}"
+        ) from exc
+
+
+@dataclass(frozen=True)
 class Project:
     """The parsed dbt project and what the pipeline derives from it."""
 
@@ -80,6 +116,22 @@ class Project:
     def steps(self) -> tuple[str, ...]:
         """Every step of a partition in order: landing (raw), then each dbt layer."""
         return (RAW_LAYER, *self.layers)
+
+    def deadlines(self) -> list[Deadline]:
+        """Deadlines declared in the project, per model (its layer) and per lake table (raw)."""
+        found = []
+        for node in self.manifest.nodes.values():
+            meta = _meta(node)
+            spec = (meta.get("sluice") or {}).get("deadline")
+            if node.resource_type == "model" and spec and meta.get("layer"):
+                found.append(parse_deadline(meta["layer"], node.name, spec))
+        for source in self.manifest.sources.values():
+            sluice = _meta(source).get("sluice") or {}
+            spec = sluice.get("deadline")
+            if sluice.get("lake_path") and spec:
+                what = f"{source.source_name}.{source.name}"
+                found.append(parse_deadline(RAW_LAYER, what, spec))
+        return sorted(found, key=lambda d: (d.layer, d.what))
 
     def models_in(self, layer: str) -> list[str]:
         """Names of the models of one layer."""

@@ -15,6 +15,8 @@ from flows.project import RAW_LAYER, identifier
 
 if TYPE_CHECKING:
     from flows.gates import GateResult
+    from flows.incidents import Incident
+    from flows.janitor import Sweep
     from flows.ledger import Attempt
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
@@ -136,6 +138,36 @@ def print_states(states: list[StepState]) -> None:
             f"{rows_out:,}" if rows_out is not None else "",
             s.why[:80],
         )
+    Console().print(table)
+
+
+def print_incidents(incidents: list[Incident]) -> None:
+    """Print incidents, most recently seen first."""
+    table = Table(title="Sluice incidents")
+    for column in ("status", "kind", "severity", "date", "step", "what", "count", "last seen"):
+        table.add_column(column)
+    for i in incidents:
+        table.add_row(
+            i.status.value,
+            i.kind.value,
+            i.severity.value,
+            i.partition.isoformat() if i.partition else "",
+            i.layer or "",
+            i.what[:60],
+            str(i.count),
+            f"{i.last_seen:%Y-%m-%d %H:%M:%S}",
+        )
+    Console().print(table)
+
+
+def print_sweeps(sweeps: list[Sweep], *, applied: bool) -> None:
+    """Print what the janitor deleted (or, in a dry run, would delete)."""
+    verb = "deleted" if applied else "would delete"
+    table = Table(title=f"Sluice janitor ({'applied' if applied else 'dry run: --apply deletes'})")
+    for column in ("what", "where", "rule", verb):
+        table.add_column(column, justify="right" if column == verb else "left")
+    for s in sweeps:
+        table.add_row(s.what, s.where, s.rule, f"{s.count:,}")
     Console().print(table)
 
 

@@ -1,21 +1,89 @@
-"""Sluice settings: where the lake and the warehouse live, read once from the environment."""
+"""Sluice settings: locations, limits and operations policy, read once from sluice.toml and env.
+
+Precedence: `SLUICE_*` env vars, then the TOML file (`SLUICE_CONFIG`, default `sluice.toml` in
+the project), then the defaults. Secrets (`Secrets`) come from env vars only, never the file.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from flows.errors import InvalidParameter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_FILE = "sluice.toml"
+
+
+class EmailSink(BaseModel):
+    """SMTP delivery of incident notifications (password: SLUICE_SMTP_PASSWORD)."""
+
+    model_config = {"frozen": True}
+
+    host: str = Field(description="SMTP server host")
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    username: str | None = Field(default=None, description="login name, if the server needs one")
+    sender: str = Field(description="From: address")
+    recipients: tuple[str, ...] = Field(min_length=1, description="To: addresses")
+
+
+class NotifySettings(BaseModel):
+    """Where incident notifications go; the log sink is always on."""
+
+    model_config = {"frozen": True}
+
+    webhook_url: str | None = Field(
+        default=None, description="generic webhook: JSON POST signed with SLUICE_WEBHOOK_SECRET"
+    )
+    email: EmailSink | None = None
+    min_severity: Literal["warning", "critical"] = Field(
+        default="warning", description="the least severe incident that is sent to the sinks"
+    )
+    attempts: int = Field(default=4, ge=1, le=10, description="tries per sink and notification")
+    backoff_seconds: float = Field(
+        default=1.0, ge=0, description="wait before the 2nd try; doubles before each later one"
+    )
+    timeout_seconds: float = Field(default=5.0, gt=0, description="per HTTP request or SMTP try")
+
+
+class WatchdogSettings(BaseModel):
+    """How far back the watchdog looks for late partitions."""
+
+    model_config = {"frozen": True}
+
+    lookback_days: int = Field(default=7, ge=1, le=366)
+
+
+class RetentionSettings(BaseModel):
+    """How long the janitor keeps operational records (days)."""
+
+    model_config = {"frozen": True}
+
+    ledger_days: int = Field(default=90, ge=1, description="superseded ledger and gate rows")
+    incident_days: int = Field(default=90, ge=1, description="resolved incidents")
+    audit_days: int = Field(default=30, ge=1, description="audit.gate_failures rows")
+    quarantine_days: int = Field(default=180, ge=1, description="raw.quarantine rows (by lake day)")
+    flow_run_days: int = Field(default=30, ge=1, description="Prefect flow runs")
+    report_days: int = Field(default=14, ge=1, description="run reports under the reports folder")
 
 
 class Settings(BaseSettings):
-    """Every location and limit Sluice uses; env vars are prefixed `SLUICE_`."""
+    """Every location, limit and policy Sluice uses; env vars are prefixed `SLUICE_`."""
 
-    model_config = SettingsConfigDict(env_prefix="SLUICE_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SLUICE_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
 
     lake: Path = Field(default=PROJECT_DIR / "data" / "lake", description="the lake folder")
     duckdb: Path = Field(
@@ -23,7 +91,10 @@ class Settings(BaseSettings):
     )
     state: Path = Field(
         default=PROJECT_DIR / "data" / "state.sqlite",
-        description="the state store (ledger, locks) that status reads during a run",
+        description="the state store (ledger, locks, incidents) that status reads during a run",
+    )
+    reports: Path | None = Field(
+        default=None, description="run reports folder (default: `reports/` beside the state store)"
     )
     target: Literal["dev", "bigquery", "bq_emulator"] = Field(
         default="dev", description="dbt target in profiles.yml"
@@ -36,6 +107,26 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=1800, ge=10, description="how long a lock holds without being renewed"
     )
+    notify: NotifySettings = NotifySettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    retention: RetentionSettings = RetentionSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = Path(os.environ.get("SLUICE_CONFIG") or PROJECT_DIR / CONFIG_FILE)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where run reports are written."""
+        return self.reports or self.state.parent / "reports"
 
     def resolved(self) -> Settings:
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""
@@ -44,12 +135,47 @@ class Settings(BaseSettings):
                 "lake": self.lake.expanduser().resolve(),
                 "duckdb": self.duckdb.expanduser().resolve(),
                 "state": self.state.expanduser().resolve(),
+                "reports": self.reports.expanduser().resolve() if self.reports else None,
                 "project_dir": self.project_dir.expanduser().resolve(),
             }
         )
 
 
+class Secrets(BaseSettings):
+    """Credentials of the notification sinks: from env vars only, never from a file."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", frozen=True, extra="ignore")
+
+    webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key of the webhook")
+    slack_webhook_url: str | None = Field(
+        default=None, description="Slack-compatible incoming webhook URL (it holds a token)"
+    )
+    smtp_password: str | None = Field(default=None, description="SMTP login password")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings (environment read once)."""
-    return Settings().resolved()
+    """The process's settings (environment and sluice.toml read once)."""
+    try:
+        return Settings().resolved()
+    except ValidationError as exc:
+        config = os.environ.get("SLUICE_CONFIG") or PROJECT_DIR / CONFIG_FILE
+        secrets = [name for name in Secrets.model_fields if name in str(exc)]
+        hint = (
+            f"; {', '.join(secrets)} is a secret: set SLUICE_{secrets[0].upper()} in the "
+            "environment, never in the file"
+            if secrets
+            else ""
+        )
+        raise InvalidParameter(f"settings in {config} or SLUICE_* env vars: {exc}{hint}") from exc

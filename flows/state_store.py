@@ -45,6 +45,26 @@ create table if not exists partition_locks (
     acquired_at text not null,
     expires_at text not null
 );
+create table if not exists incidents (
+    id text primary key,
+    dedup_key text not null,
+    kind text not null,
+    severity text not null,
+    status text not null,
+    partition text,
+    layer text,
+    what text not null,
+    error_class text,
+    error_message text,
+    run_id text,
+    links text not null,
+    first_seen text not null,
+    last_seen text not null,
+    resolved_at text,
+    count integer not null
+);
+create unique index if not exists incidents_one_open on incidents (dedup_key)
+    where status = 'open';
 """
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from flows.dbt_runner import DbtProject
 from flows.gates import Gates
+from flows.incidents import Incidents
 from flows.lake import Lake
 from flows.ledger import Clock, Ledger, utc_now
 from flows.locks import Locks
+from flows.notifier import Notifier
 from flows.project import Project, build_project, git_sha
-from flows.settings import Settings, get_settings
+from flows.settings import Secrets, Settings, get_settings
 from flows.state_store import StateStore
 
 AUDIT_SUFFIX = "_audit"
@@ -30,20 +32,24 @@ class Workspace:
     ledger: Ledger
     locks: Locks
     git_sha: str | None
+    incidents: Incidents
 
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> Workspace:
         settings = settings or get_settings()
         dbt = DbtProject(settings)
         store = StateStore(settings.state)
+        project = build_project(dbt.manifest, settings.project_dir)
+        incidents = open_incidents(settings, store, clock)
         return cls(
             settings=settings,
             dbt=dbt,
-            project=build_project(dbt.manifest, settings.project_dir),
+            project=project,
             lake=Lake(settings.lake),
-            ledger=Ledger(store, clock),
+            ledger=Ledger(store, clock, on_finish=incidents.observer(project)),
             locks=Locks(store, lease=timedelta(seconds=settings.lease_seconds), clock=clock),
             git_sha=git_sha(settings.project_dir),
+            incidents=incidents,
         )
 
     @cached_property
@@ -58,7 +64,7 @@ class Workspace:
     @property
     def data_docs(self) -> Path:
         """Where Great Expectations Data Docs are written, one folder per run."""
-        return self.settings.state.parent / "data_docs"
+        return data_docs_root(self.settings)
 
     @cached_property
     def publishing(self) -> DbtProject:
@@ -81,3 +87,14 @@ class Workspace:
         if self.settings.target == "dev":
             return f"warehouse:{self.settings.duckdb}"
         return None
+
+
+def open_incidents(settings: Settings, store: StateStore, clock: Clock = utc_now) -> Incidents:
+    """The incidents of a state store, with the notifier the settings configure."""
+    notifier = Notifier.from_settings(settings.notify, Secrets())
+    return Incidents(store, notifier, clock, data_docs_root(settings))
+
+
+def data_docs_root(settings: Settings) -> Path:
+    """Great Expectations Data Docs, one folder per run, beside the state store."""
+    return settings.state.parent / "data_docs"

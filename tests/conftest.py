@@ -17,6 +17,8 @@ from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="sluice-prefect-home-")
 # Tests call the pipeline's tasks outside a flow run as well: nothing to send to the API then.
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
+# ... nor a developer's sluice.toml (notification sinks, retention): tests configure their own.
+os.environ["SLUICE_CONFIG"] = os.devnull
 apply_offline_defaults()
 
 
