@@ -134,18 +134,24 @@ def write_html(
     summary: list[LayerSummary],
     seconds: float,
     now: datetime,
+    data_docs: Path | None = None,
 ) -> Path:
     """A small self-contained HTML page of the run, `<folder>/run-<time>-<run id>.html`."""
     folder.mkdir(parents=True, exist_ok=True)
     failed = sum(1 for line in lines if line.status != "succeeded")
     title = f"Sluice run {run_id}"
+    docs = (
+        f'<p><a href="{html.escape(data_docs.as_uri())}">Gate results (Data Docs)</a></p>'
+        if data_docs
+        else ""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#eee}}</style>
 </head><body><h1>{html.escape(title)}</h1>
 <p>finished {now:%Y-%m-%d %H:%M:%S} UTC in {seconds:.1f} s; {len(lines)} steps, {failed} not
-succeeded</p>
+succeeded</p>{docs}
 <h2>Layers</h2>{_html_table(SUMMARY_COLUMNS, summary_rows(summary))}
 <h2>Partitions and steps</h2>{_html_table(STEP_COLUMNS, [line.cells() for line in lines])}
 </body></html>
@@ -199,7 +205,9 @@ def publish(folder: Path, report: RunReport, now: datetime) -> Path | None:
     lines = step_lines(report.runs)
     _artifact(markdown(report.run_id, lines, report.summary, report.seconds), report.run_id)
     try:
-        return write_html(folder, report.run_id, lines, report.summary, report.seconds, now)
+        return write_html(
+            folder, report.run_id, lines, report.summary, report.seconds, now, report.data_docs
+        )
     except OSError as exc:
         log.warning("could not write the run report under %s: %s", folder, exc)
         return None

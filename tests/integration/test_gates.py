@@ -27,6 +27,7 @@ from flows.errors import PartitionsFailed
 from flows.ledger import BLOCKED, SUCCEEDED, Attempt, Ledger
 from flows.partition_state import PlannedDay, plan
 from flows.pipeline import run_partitions
+from flows.run_report import page_path
 from flows.settings import PROJECT_DIR
 from flows.state_store import StateStore
 from flows.workspace import Workspace
@@ -476,6 +477,8 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
     assert report.data_docs is not None
     assert report.data_docs.parent.name == report.run_id
     assert any("daily_kpis" in p.read_text() for p in report.data_docs.parent.rglob("*.html"))
+    page = page_path(settings.reports_dir, report.run_id).read_text()
+    assert f'href="{report.data_docs.as_uri()}"' in page  # the run report links them
 
     kpis.write_text(original)  # the repair
     ws = Workspace.open(settings)
