@@ -25,11 +25,11 @@ def bigquery_client(settings: Settings) -> Any:
         return bigquery.Client(
             project=settings.bq_project,
             location=settings.bq_location,
-            credentials=AnonymousCredentials(),
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options=ClientOptions(api_endpoint=settings.bq_endpoint),
         )
     if settings.bq_keyfile:
-        return bigquery.Client.from_service_account_json(
+        return bigquery.Client.from_service_account_json(  # type: ignore[no-untyped-call]
             str(settings.bq_keyfile), project=settings.bq_project, location=settings.bq_location
         )
     return bigquery.Client(project=settings.bq_project, location=settings.bq_location)

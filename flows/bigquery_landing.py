@@ -1,4 +1,4 @@
-"""Landing on BigQuery: classify a lake day exactly as DuckDB landing does, then load it per partition.
+"""Landing on BigQuery: classify a lake day as DuckDB landing does, then load it per partition.
 
 The lines are read and classified by the DuckDB landing code in an in-memory database (so the
 quarantine reasons and counts are the same on both targets), then each raw table's rows of the

@@ -29,7 +29,9 @@ from flows.settings import PROJECT_DIR, Settings
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m flows.bq_check", description=__doc__)
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
-    parser.add_argument("--work", type=Path, help="scratch folder (default: <project>/target/bq-check)")
+    parser.add_argument(
+        "--work", type=Path, help="scratch folder (default: <project>/target/bq-check)"
+    )
     parser.add_argument(
         "--crucible", type=Path, default=PROJECT_DIR / ".venv-bq-emulator" / "bin" / "crucible"
     )
@@ -45,9 +47,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _probe_gaps(settings: Settings, gaps: tuple[Gap, ...]) -> list[str]:
     """Each listed gap's probe must still fail on the emulator with the listed error text."""
-    from flows.bigquery import bigquery_client
-
     from google.cloud import bigquery
+
+    from flows.bigquery import bigquery_client
 
     client = bigquery_client(settings)
     dataset = bigquery.Dataset(f"{settings.bq_project}.sluice_probe")
@@ -60,7 +62,7 @@ def _probe_gaps(settings: Settings, gaps: tuple[Gap, ...]) -> list[str]:
         sql = gap.probe.replace("{project}", settings.bq_project)
         try:
             client.query(sql).result()
-        except Exception as exc:  # noqa: BLE001 - any refusal is what the probe expects
+        except Exception as exc:
             if gap.match and gap.match.lower() in str(exc).lower():
                 continue
             stale.append(f"gap {gap.id}: the probe fails differently now: {exc}")
@@ -119,7 +121,8 @@ def _print_summary(
         print(f"  proved: {proof}")
     for hit in emulator.known_gaps_hit:
         print(f"  known gap hit: {hit}")
-    print(f"bq-check: ZetaSQL analyzed {analyzed} compiled models; sqlfluff (bigquery) parsed {parsed}")
+    print(f"bq-check: ZetaSQL analyzed {analyzed} compiled models;"
+          f" sqlfluff (bigquery) parsed {parsed}")
     print(f"bq-check: listed gaps: {', '.join(g.id for g in gaps) or 'none'}")
     print(f"bq-check: {seconds:.1f} s")
 

@@ -41,7 +41,7 @@ def _ready(url: str) -> bool:
 def running_emulator(crucible: Path, log_path: Path) -> Iterator[str]:
     """Start `crucible serve --dialect bigquery`; yield its endpoint URL; stop it on exit."""
     if not crucible.exists():
-        raise EmulatorError(f"{crucible} not found: run `make bq-venvs` to create the emulator venv")
+        raise EmulatorError(f"{crucible} not found: `make bq-venvs` creates the emulator venv")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def emulator_settings(project_dir: Path, endpoint: str, work: Path) -> Settings:
 
 
 def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorReport:
-    """Two lake days built on the emulator, then one re-run; raise EmulatorCheckFailed on a fault."""
+    """Build two lake days on the emulator, re-run one; raise EmulatorCheckFailed on a fault."""
     report = EmulatorReport()
     days = generate_lake(
         settings.lake, LakeSpec(start=FIRST_DAY, days=2, events_per_day=EVENTS_PER_DAY, seed=42)
@@ -145,7 +145,7 @@ def _plant_sentinels(
 ) -> dict[str, tuple[str, str]]:
     """Copy one row of each model into its re-run window and one far outside it."""
     planted = {}
-    for name, (relation, column, (lag, lead)) in models.items():
+    for name, (relation, column, (lag, _)) in models.items():
         inside = max((d for d in counts[name] if d != "None"), default=None)
         window_start = rerun_day - timedelta(days=lag)
         if inside is None or not window_start.isoformat() <= inside:

@@ -77,7 +77,9 @@ def compiled_models(compiled: list[Any]) -> list[CompiledModel]:
             raise SemanticCheckFailed(f"model {node.name} was not compiled")
         contract = None
         if node.config.contract.enforced:
-            contract = tuple((c.name, bigquery_type(c.data_type or "")) for c in node.columns.values())
+            contract = tuple(
+                (c.name, bigquery_type(c.data_type or "")) for c in node.columns.values()
+            )
         path = (node.database, node.schema, node.alias)
         models.append(CompiledModel(node.name, path, node.compiled_code, contract))
     return models
