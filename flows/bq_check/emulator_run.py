@@ -28,6 +28,7 @@ FIRST_DAY = date(2026, 11, 1)
 EVENTS_PER_DAY = 300
 EMULATOR_VARS = {"rate_type": "numeric"}  # bq_gaps.yml: parameterized_numeric
 OUTSIDE_DAYS = 40  # the outside sentinel's distance from any window
+PUBLISH_SUFFIX = "_copy"
 
 
 class EmulatorCheckFailed(SluiceError):
@@ -76,6 +77,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     _dbt(dbt, ["seed"], {}, gaps, report)
     _dbt(dbt, ["build"], {"run_start": str(days[0]), "run_end": str(days[-1])}, gaps, report)
     models = _windowed_models(dbt.manifest)
+    _check_publish(dbt, client, models, days, report)
     before = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     raw_before = _raw_counts(client, settings.bq_project)
     sentinels = _plant_sentinels(client, models, before, days[-1])
@@ -188,6 +190,26 @@ def _assert_replaced(
             f"{name}: window re-run replaced {inside} ({before[name][inside]} rows again),"
             f" left {outside} and {len(before[name]) - 1} other dates untouched"
         )
+
+
+def _check_publish(
+    dbt: DbtProject, client: Any, models: dict[str, tuple[str, str, tuple[int, int]]],
+    days: list[date], report: EmulatorReport,
+) -> None:
+    """publish_window marts -> marts_copy twice: the first creates the tables, the second MERGEs."""
+    for _ in range(2):
+        dbt.run_operation(
+            "publish_window", days[0], days[-1], {"from_suffix": "", "to_suffix": PUBLISH_SUFFIX}
+        )
+    marts = {name: spec for name, spec in models.items() if ".marts." in spec[0]}
+    for name, (relation, column, _) in marts.items():
+        copy = relation.replace(".marts.", f".marts{PUBLISH_SUFFIX}.")
+        if _counts(client, copy, column) != _counts(client, relation, column):
+            raise EmulatorCheckFailed(f"publish_window: {copy} differs from {relation}")
+    report.proofs.append(
+        f"publish_window: {len(marts)} marts copied to marts{PUBLISH_SUFFIX}, then their window"
+        " swapped again by MERGE: counts per date equal"
+    )
 
 
 def _raw_counts(client: Any, project: str) -> dict[str, dict[str, int]]:
