@@ -187,8 +187,8 @@ def _assert_replaced(
                 f" must be replaced away, the one at {outside} must stay)"
             )
         report.proofs.append(
-            f"{name}: window re-run replaced {inside} ({before[name][inside]} rows again),"
-            f" left {outside} and {len(before[name]) - 1} other dates untouched"
+            f"{name}: the re-run replaced its window (copy planted at {inside} gone, rows per"
+            f" date as before on {len(before[name])} dates); the copy at {outside} stayed"
         )
 
 
@@ -201,8 +201,8 @@ def _check_publish(
         dbt.run_operation(
             "publish_window", days[0], days[-1], {"from_suffix": "", "to_suffix": PUBLISH_SUFFIX}
         )
-    marts = {name: spec for name, spec in models.items() if ".marts." in spec[0]}
-    for name, (relation, column, _) in marts.items():
+    marts = [spec for spec in models.values() if ".marts." in spec[0]]
+    for relation, column, _ in marts:
         copy = relation.replace(".marts.", f".marts{PUBLISH_SUFFIX}.")
         if _counts(client, copy, column) != _counts(client, relation, column):
             raise EmulatorCheckFailed(f"publish_window: {copy} differs from {relation}")

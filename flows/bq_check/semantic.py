@@ -105,17 +105,21 @@ def source_tables(manifest: Any) -> list[dict[str, Any]]:
 
 
 def analyze(
-    models: list[CompiledModel], tables: list[dict[str, Any]], python: Path, work: Path
+    passes: dict[str, list[CompiledModel]], tables: list[dict[str, Any]], python: Path,
+    work: Path,
 ) -> SemanticReport:
-    """Run the ZetaSQL worker over the models; collect each failure with its model's name."""
+    """Run the ZetaSQL worker over each pass of models (e.g. first build and incremental)."""
     if not python.exists():
-        raise SemanticCheckFailed(f"{python} not found: run `make bq-venvs` for the zetasql venv")
+        raise SemanticCheckFailed(f"{python} not found: `make bq-venvs` creates the zetasql venv")
     request = {
         "tables": tables,
-        "statements": [
-            {"name": m.name, "path": list(m.path), "sql": m.sql,
-             "fallback": [list(c) for c in m.contract] if m.contract else None}
-            for m in models
+        "passes": [
+            {"statements": [
+                {"name": m.name, "path": list(m.path), "sql": m.sql,
+                 "fallback": [list(c) for c in m.contract] if m.contract else None}
+                for m in models
+            ]}
+            for models in passes.values()
         ],
     }
     request_path = work / "zetasql_request.json"
@@ -127,20 +131,22 @@ def analyze(
     if done.returncode != 0:
         raise SemanticCheckFailed(f"the ZetaSQL analyzer failed: {done.stderr[-2000:]}")
     report = SemanticReport()
-    by_name = {m.name: m for m in models}
-    for result in json.loads(done.stdout)["results"]:
-        report.analyzed += 1
-        name = result["name"]
-        if result["error"]:
-            report.failures.append(f"model {name}: {result['error']}")
-            continue
-        contract = by_name[name].contract
-        columns = tuple((c, t) for c, t in result["columns"])
-        if contract is not None and dict(columns) != dict(contract):
-            report.failures.append(
-                f"model {name}: BigQuery output {_show(columns)} differs from its contract"
-                f" {_show(contract)}"
-            )
+    answers = json.loads(done.stdout)["passes"]
+    for (label, models), results in zip(passes.items(), answers, strict=True):
+        contracts = {m.name: m.contract for m in models}
+        for result in results:
+            report.analyzed += 1
+            where = f"model {result['name']} ({label})"
+            if result["error"]:
+                report.failures.append(f"{where}: {result['error']}")
+                continue
+            contract = contracts[result["name"]]
+            columns = tuple((c, t) for c, t in result["columns"])
+            if contract is not None and dict(columns) != dict(contract):
+                report.failures.append(
+                    f"{where}: BigQuery output {_show(columns)} differs from its contract"
+                    f" {_show(contract)}"
+                )
     return report
 
 

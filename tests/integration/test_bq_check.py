@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -51,14 +52,15 @@ def test_duckdb_only_sql_fails_the_bigquery_check_with_the_model_named(tmp_path:
     assert done.returncode == 1, done.stdout + done.stderr
     failures = [line for line in done.stderr.splitlines() if line.startswith("bq-check: FAIL")]
     assert any(
-        "model daily_kpis:" in line and "Syntax error" in line for line in failures
+        "model daily_kpis (first build):" in line and "Syntax error" in line for line in failures
     ), failures
     assert any(
-        "model recommendation_performance:" in line and "Function not found: strftime" in line
+        "model recommendation_performance (first build):" in line
+        and "Function not found: strftime" in line
         for line in failures
     ), failures
     # the parse stage names the `::` model too; nothing else in the project fails
-    assert {line.split("model ")[1].split(":")[0] for line in failures} == {
+    assert {re.search(r"model (\w+)", line).group(1) for line in failures} == {  # type: ignore[union-attr]
         "daily_kpis", "recommendation_performance"
     }, failures
     assert "ZetaSQL analyzed" in done.stdout
