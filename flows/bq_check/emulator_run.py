@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from flows.bigquery import bigquery_client
 from flows.bq_check.gaps import Gap, known_gap
 from flows.dbt_runner import DbtProject
@@ -76,6 +78,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
                      lateness_days=project.lateness_days, load_id=f"check-{day}")
     _dbt(dbt, ["seed"], {}, gaps, report)
     _dbt(dbt, ["build"], {"run_start": str(days[0]), "run_end": str(days[-1])}, gaps, report)
+    _compare_with_duckdb(settings, dbt.manifest, client, days, report)
     models = _windowed_models(dbt.manifest)
     _check_publish(dbt, client, models, days, report)
     before = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
@@ -190,6 +193,45 @@ def _assert_replaced(
             f"{name}: the re-run replaced its window (copy planted at {inside} gone, rows per"
             f" date as before on {len(before[name])} dates); the copy at {outside} stayed"
         )
+
+
+def _compare_with_duckdb(
+    settings: Settings, manifest: Any, client: Any, days: list[date], report: EmulatorReport
+) -> None:
+    """Every model's row count on the emulator equals a DuckDB build of the same lake days."""
+    reference = settings.model_copy(
+        update={"target": "dev", "duckdb": settings.lake.parent / "reference.duckdb"}
+    )
+    duck = DbtProject(reference, variant="bq-check-duckdb")
+    project = build_project(duck.manifest, reference.project_dir)
+    for day in days:
+        landing_for(reference).land(Lake(reference.lake), project.lake_tables, day,
+                                    lateness_days=project.lateness_days, load_id=f"ref-{day}")
+    result = duck.invoke(["run", "--vars", json.dumps(
+        {"run_start": str(days[0]), "run_end": str(days[-1])})])
+    if not result.success:
+        raise EmulatorCheckFailed(f"the DuckDB reference build failed: {result.exception}")
+    models = sorted(
+        (n.name, n.schema, n.alias) for n in manifest.nodes.values() if n.resource_type == "model"
+    )
+    with duckdb.connect(str(reference.duckdb)) as con:
+        expected = {
+            name: int((con.execute(f'select count(*) from "{schema}"."{alias}"').fetchone()
+                       or (0,))[0])
+            for name, schema, alias in models
+        }
+    found = {
+        name: int(_rows(client, f"select count(*) from `{database}.{schema}.{alias}`")[0][0])
+        for name, schema, alias in models
+        for database in [settings.bq_project]
+    }
+    differ = {n: (expected[n], found[n]) for n in expected if expected[n] != found[n]}
+    if differ:
+        raise EmulatorCheckFailed(f"row counts (DuckDB, emulator) differ: {differ}")
+    report.proofs.append(
+        f"row counts of all {len(models)} models equal a DuckDB build of the same lake days"
+        f" ({sum(found.values())} rows)"
+    )
 
 
 def _check_publish(
