@@ -1,4 +1,4 @@
-"""The BigQuery check's pure parts: the gaps list, type names, and the staged load file."""
+"""The BigQuery parts that need no emulator: gaps list, type names, staged file, target switch."""
 
 from __future__ import annotations
 
@@ -56,3 +56,21 @@ def test_project_ids_are_validated() -> None:
     assert bigquery_project("sluice-check") == "sluice-check"
     with pytest.raises(ProjectError, match="not a GCP project id"):
         bigquery_project("x`; drop")
+
+
+def test_the_landing_is_chosen_by_the_target(tmp_path: Path) -> None:
+    from flows.bigquery_landing import BigQueryLanding
+    from flows.settings import Settings
+    from flows.warehouse_landing import DuckDBLanding, landing_for
+
+    dev = Settings(target="dev", duckdb=tmp_path / "w.duckdb").resolved()
+    assert landing_for(dev) == DuckDBLanding(tmp_path / "w.duckdb")
+    emulator = Settings(
+        target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"
+    ).resolved()
+    landing = landing_for(emulator)
+    assert isinstance(landing, BigQueryLanding)
+    assert landing.project == "sluice-check"
+    assert landing.client.project == "sluice-check"
+    with pytest.raises(ProjectError, match="SLUICE_BQ_ENDPOINT"):
+        landing_for(Settings(target="bq_emulator").resolved())
