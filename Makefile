@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,8 +67,32 @@ lint: install ## YAML, dbt parse, descriptions, SQL style (sqlfluff: models, the
 test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
 	$(BIN)/pytest -q -x tests/unit
 
-test: install lint browser ## everything CI checks (README's test command)
+test: install lint browser bq-check ## everything CI checks (README's test command)
 	$(BIN)/pytest -q
+
+# The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
+# each gets its own venv, installed from PyPI by pip.
+CRUCIBLE_VERSION := 0.1.0a2
+ZETASQL_VERSION := 0.1.5
+BQ_EMULATOR_VENV := .venv-bq-emulator
+ZETASQL_VENV := .venv-zetasql
+
+$(BQ_EMULATOR_VENV)/.installed: Makefile
+	test -x $(BQ_EMULATOR_VENV)/bin/python || $(PYTHON) -m venv $(BQ_EMULATOR_VENV)
+	$(BQ_EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		'crucible-emulator[server]==$(CRUCIBLE_VERSION)'
+	touch $@
+
+$(ZETASQL_VENV)/.installed: Makefile
+	test -x $(ZETASQL_VENV)/bin/python || $(PYTHON) -m venv $(ZETASQL_VENV)
+	$(ZETASQL_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		'zetasql==$(ZETASQL_VERSION)'
+	touch $@
+
+bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emulator's and the analyzer's own venvs
+
+bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, ZetaSQL analysis, BigQuery parse
+	$(BIN)/python -m flows.bq_check
 
 DOCS_PORT ?= 8080
 

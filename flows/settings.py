@@ -128,6 +128,16 @@ class Settings(BaseSettings):
         """Where run reports are written."""
         return self.reports or self.state.parent / "reports"
 
+    # BigQuery targets (profiles.yml reads the same SLUICE_BQ_* variables).
+    bq_project: str = Field(default="sluice-emulator", description="GCP project of the warehouse")
+    bq_location: str = Field(default="US", description="BigQuery location of the datasets")
+    bq_endpoint: str | None = Field(
+        default=None, description="API endpoint of a BigQuery emulator (bq_emulator target only)"
+    )
+    bq_keyfile: Path | None = Field(
+        default=None, description="service-account key file; unset: application-default login"
+    )
+
     def resolved(self) -> Settings:
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""
         return self.model_copy(

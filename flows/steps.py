@@ -13,25 +13,20 @@ from prefect.cache_policies import NO_CACHE
 from flows.errors import is_transient
 from flows.gates import GateResult
 from flows.lake import fingerprint
-from flows.landing import connect, land_partition
 from flows.ledger import BLOCKED, FAILED, SUCCEEDED, Attempt, Outcome
 from flows.project import RAW_LAYER
+from flows.warehouse_landing import landing_for
 from flows.workspace import AUDIT_SUFFIX, Workspace
 
 
 def _land(ws: Workspace, dt: date, run_id: str) -> dict[str, Any]:
-    con = connect(ws.settings.duckdb)
-    try:
-        landed = land_partition(
-            con,
-            ws.lake,
-            ws.project.lake_tables,
-            dt,
-            lateness_days=ws.project.lateness_days,
-            load_id=run_id,
-        )
-    finally:
-        con.close()
+    landed = landing_for(ws.settings).land(
+        ws.lake,
+        ws.project.lake_tables,
+        dt,
+        lateness_days=ws.project.lateness_days,
+        load_id=run_id,
+    )
     return {
         "rows_in": landed.lines,
         "rows_out": landed.landed,

@@ -21,3 +21,15 @@
     {%- endfor -%}
     ))
 {%- endmacro %}
+
+
+{#- BigQuery: '\\N' is the two characters backslash and N (a bare '\N' is an illegal escape),
+    so the hashed text equals DuckDB's. -#}
+{% macro bigquery__row_hash(columns) -%}
+    to_hex(md5(concat(
+    {%- for column in columns -%}
+        {%- if not loop.first %}, '|', {% endif -%}
+        coalesce(cast({{ column }} as string), '\\N')
+    {%- endfor -%}
+    )))
+{%- endmacro %}

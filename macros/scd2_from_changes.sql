@@ -43,8 +43,10 @@ missing_from_baseline as (
         {%- for column in key %}
         known_keys.{{ column }},
         {%- endfor %}
+        {#- changes.* is null here (the anti-join below), typed like the column: a bare null
+            is INT64 on BigQuery and would not union with the other branch -#}
         {%- for column in columns %}
-        null as {{ column }},
+        changes.{{ column }},
         {%- endfor %}
         cast(null as {{ dbt.type_string() }}) as row_hash,
         true as is_deleted

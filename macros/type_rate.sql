@@ -1,5 +1,6 @@
-{#- SQL type of rates, posterior means and weights in marts: numeric(28,6) on every adapter
-    (DuckDB and BigQuery both accept it), matching the data_type in the contracts. -#}
+{#- SQL type of rates, posterior means and weights in marts: var rate_type, numeric(28,6) (DuckDB
+    and BigQuery both accept it), the same var as the data_type of those columns' contracts.
+    Only the offline BigQuery emulator sets it to numeric (bq_gaps.yml: parameterized_numeric). -#}
 {% macro type_rate() -%}
-    numeric(28,6)
+    {{ var('rate_type') }}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', cluster_by=['ab_test_id', 'pattern_id']) }}
 
 {{
     scd2_from_changes(

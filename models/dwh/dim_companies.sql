@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', cluster_by=['company_id']) }}
 
 {{
     scd2_from_changes(

@@ -2,6 +2,9 @@
     config(
         incremental_strategy='replace_window',
         event_time='status_date',
+        partition_by=date_partition('status_date'),
+        cluster_by=['status', 'job_id'],
+        full_refresh=never_full_refresh(),
         meta={'window': {'lag_days': 0, 'lead_days': 1}},
     )
 }}

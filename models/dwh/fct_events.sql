@@ -2,6 +2,10 @@
     config(
         incremental_strategy='replace_window',
         event_time='event_date',
+        partition_by=date_partition('event_date'),
+        cluster_by=['event_type', 'platform'],
+        full_refresh=never_full_refresh(),
+        require_partition_filter=require_partition_filter(),
         meta={'window': {'lag_days': var('lateness_days'), 'lead_days': 0}},
     )
 }}

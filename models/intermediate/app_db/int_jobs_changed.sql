@@ -2,6 +2,8 @@
     config(
         incremental_strategy='replace_window',
         event_time='change_date',
+        partition_by=date_partition('change_date'),
+        cluster_by=['job_id'],
         meta={'window': {'lag_days': 0, 'lead_days': 1}},
     )
 }}

@@ -2,6 +2,8 @@
     config(
         incremental_strategy='replace_window',
         event_time='event_date',
+        partition_by=date_partition('event_date'),
+        cluster_by=['ab_test_id', 'pattern_id'],
         meta={'window': {'lag_days': var('lateness_days'), 'lead_days': 0}},
     )
 }}
@@ -25,7 +27,7 @@ events as (
         and event_type in ('ab_exposure', 'apply')
 ),
 
-exposed_users as (
+exposures as (
     select distinct
         event_date,
         ab_test_id,
@@ -45,20 +47,20 @@ applying_users as (
 
 pattern_counts as (
     select
-        exposed_users.event_date,
-        exposed_users.ab_test_id,
-        exposed_users.pattern_id,
+        exposures.event_date,
+        exposures.ab_test_id,
+        exposures.pattern_id,
         count(*) as exposed_users,
         count(applying_users.user_id) as converted_users
-    from exposed_users
+    from exposures
     left join applying_users
         on
-            exposed_users.event_date = applying_users.event_date
-            and exposed_users.user_id = applying_users.user_id
+            exposures.event_date = applying_users.event_date
+            and exposures.user_id = applying_users.user_id
     group by
-        exposed_users.event_date,
-        exposed_users.ab_test_id,
-        exposed_users.pattern_id
+        exposures.event_date,
+        exposures.ab_test_id,
+        exposures.pattern_id
 ),
 
 -- Wilson score interval: (center +- margin) / (1 + z^2 / n).

@@ -2,6 +2,8 @@
     config(
         incremental_strategy='replace_window',
         event_time='weights_date',
+        partition_by=date_partition('weights_date'),
+        cluster_by=['ab_test_id', 'pattern_id'],
         meta={'window': {'lag_days': (var('lateness_days') | int) - 1, 'lead_days': 28}},
     )
 }}

@@ -2,6 +2,8 @@
     config(
         incremental_strategy='replace_window',
         event_time='event_date',
+        partition_by=date_partition('event_date'),
+        cluster_by=['platform'],
         meta={'window': {'lag_days': var('lateness_days'), 'lead_days': 0}},
     )
 }}

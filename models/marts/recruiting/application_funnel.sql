@@ -2,6 +2,8 @@
     config(
         incremental_strategy='replace_window',
         event_time='applied_date',
+        partition_by=date_partition('applied_date'),
+        cluster_by=['occupation'],
         meta={'window': {'lag_days': 28, 'lead_days': 1}},
     )
 }}
