@@ -92,14 +92,11 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 	@chromium --version
 
 BENCH_SCALE ?= 0.1
-BENCHES := $(sort $(basename $(notdir $(wildcard benchmarks/bench_*.py))))
 
 bench: install ## ratio benchmarks -> benchmarks/results.json + README table (BENCH_SCALE=1: 1M events a day)
 	$(BIN)/uv sync --frozen --inexact --extra dev --extra bench --quiet
 	rm -rf target/bench/places
-	@began=$$(date +%s); for b in $(BENCHES); do \
-		BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m benchmarks.$$b || exit 1; done; \
-		echo "make bench: $$(( $$(date +%s) - began )) s at BENCH_SCALE=$(BENCH_SCALE)"
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m benchmarks
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf target logs data .pytest_cache .mypy_cache .ruff_cache

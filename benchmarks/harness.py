@@ -21,6 +21,7 @@ OUT = Path(os.environ.get("BENCH_OUT", str(ROOT / "benchmarks")))
 WORK = Path(os.environ.get("BENCH_WORK", str(ROOT / "target" / "bench")))
 #: the dbt project the runs use (the smoke test passes a copy)
 PROJECT = Path(os.environ.get("SLUICE_PROJECT_DIR", str(ROOT)))
+BENCH_DIR = ROOT / "benchmarks"
 RESULTS = OUT / "results.json"
 README = OUT / "README.md"
 START = date(2026, 1, 1)
@@ -328,11 +329,42 @@ def log(message: str) -> None:
 
 
 @contextmanager
+def prefect_server() -> Iterator[None]:
+    """A Prefect server on 127.0.0.1 (a free port) for the runs, unless PREFECT_API_URL is set.
+
+    Like `make serve`: flows then talk to one long-lived server instead of each process
+    starting a temporary one (which times out when the cores are busy).
+    """
+    import socket
+
+    from flows import server
+
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    local = server.Local(home=Path(os.environ["PREFECT_HOME"]), port=port)
+    began = time.perf_counter()
+    process = server.start_server(local, WORK / "prefect-server.log")
+    try:
+        server.wait_healthy(local, process, timeout=300)
+        log(f"Prefect server on {local.api_url} in {time.perf_counter() - began:.1f} s")
+        os.environ["PREFECT_API_URL"] = local.api_url
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop(process)
+
+
+@contextmanager
 def question(name: str) -> Iterator[None]:
-    """Announce a benchmark and report its wall time."""
+    """Announce a benchmark, give it a Prefect server, and report its wall time."""
     offline_environment()
     WORK.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     log(f"{name}: scale {SCALE}, {REPS} repetitions")
-    yield
+    with prefect_server():
+        yield
     log(f"{name}: done in {time.perf_counter() - began:.1f} s")
