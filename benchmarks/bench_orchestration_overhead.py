@@ -54,12 +54,12 @@ def main() -> None:
 
         seconds, reports = harness.side_by_side({"daily": run})
         overhead, breakdown = [], []
-        for wall, report, mark in zip(
-            seconds["daily"], reports["daily"], marks[-len(seconds["daily"]) :], strict=True
-        ):
+        runs = len(seconds["daily"])
+        bounds = [*marks[-runs:], len(dbt_sql)]  # each timed run's share of dbt_sql
+        for i, (wall, report) in enumerate(zip(seconds["daily"], reports["daily"], strict=True)):
             attempts = {a.layer: a for a in harness.attempts_of(dt, report.run_id)}
             landing = attempts["raw"].details.get("build_seconds", 0.0)
-            sql = sum(dbt_sql[mark:])
+            sql = sum(dbt_sql[bounds[i] : bounds[i + 1]])
             gates = sum(a.details.get("gate_seconds", 0.0) for a in attempts.values())
             builds = sum(a.details.get("build_seconds", 0.0) for a in attempts.values())
             publish = sum(a.details.get("publish_seconds", 0.0) for a in attempts.values())
