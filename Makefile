@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,7 +61,7 @@ lint: install ## YAML, dbt parse, descriptions, SQL style (sqlfluff: models, the
 	$(BIN)/python -m flows.docs_check --manifest $(LINT_DIR)/manifest.json
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT)
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT) --config .sqlfluff-rendered
-	$(BIN)/ruff check flows tests
+	$(BIN)/ruff check flows tests benchmarks
 	$(BIN)/mypy
 
 test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
@@ -117,6 +117,13 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 
 schemas: install ## regenerate schemas/incident.v1.json from the Incident model (a unit test compares them)
 	$(BIN)/python -m flows.incidents > schemas/incident.v1.json
+
+BENCH_SCALE ?= 0.1
+
+bench: install ## ratio benchmarks -> benchmarks/results.json + README table (BENCH_SCALE=1: 1M events a day)
+	$(BIN)/uv sync --frozen --inexact --extra dev --extra bench --quiet
+	rm -rf target/bench/places
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m benchmarks
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf target logs data .pytest_cache .mypy_cache .ruff_cache

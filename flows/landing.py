@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 RAW_SCHEMA = "raw"
 QUARANTINE = "quarantine"
 _MAX_CSV_LINE = 8 * 1024 * 1024
+# Lines handed to DuckDB per batch: bounds the Arrow copy of a large file's lines.
+_LINES_PER_BATCH = 100_000
 
 _RAW_DDL = """
 create table if not exists {schema}.{table} (
@@ -43,7 +45,8 @@ create table if not exists {schema}.quarantine (
     loaded_at timestamp not null,
     load_id varchar not null
 )"""
-# Every file's lines are first staged here, then classified into raw or quarantine.
+# Every file's lines are first staged here, then classified into raw or quarantine; raw_line
+# is only kept where it differs from text (a line that is not UTF-8), to hold one copy.
 _STAGE_DDL = """
 create or replace temp table _sluice_stage (
     source_file varchar, line_number bigint, text varchar, raw_line varchar
@@ -159,7 +162,8 @@ def _land_table(
     )
     con.execute(
         f"""insert into {RAW_SCHEMA}.{QUARANTINE}
-        select $dt, $table, source_file, line_number, raw_line, reason, now()::timestamp, $load_id
+        select $dt, $table, source_file, line_number, coalesce(raw_line, text), reason,
+            now()::timestamp, $load_id
         from _sluice_classified where reason is not null order by source_file, line_number""",
         {"dt": dt, "table": name, "load_id": load_id},
     )
@@ -191,26 +195,28 @@ def _read_bytes(lake_file: LakeFile) -> bytes:
 
 
 def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
-    data = _read_bytes(lake_file)
-    lines = data.split(b"\n")
+    lines = _read_bytes(lake_file).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the newline that ends the last line does not start another
-    arrow = pa.table(
-        {
-            "line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
-            "line": pa.array(lines, pa.binary()),
-        }
-    )
-    con.register("_sluice_lines", arrow)
-    try:
-        con.execute(
-            """insert into _sluice_stage
-            select $file, line_number, try(decode(line)), coalesce(try(decode(line)), line::varchar)
-            from _sluice_lines""",
-            {"file": lake_file.relative},
+    for first in range(0, len(lines), _LINES_PER_BATCH):
+        batch = lines[first : first + _LINES_PER_BATCH]
+        arrow = pa.table(
+            {
+                "line_number": pa.array(range(first + 1, first + len(batch) + 1), pa.int64()),
+                "line": pa.array(batch, pa.binary()),
+            }
         )
-    finally:
-        con.unregister("_sluice_lines")
+        con.register("_sluice_lines", arrow)
+        try:
+            con.execute(
+                """insert into _sluice_stage
+                select $file, line_number, try(decode(line)),
+                    case when try(decode(line)) is null then line::varchar end
+                from _sluice_lines""",
+                {"file": lake_file.relative},
+            )
+        finally:
+            con.unregister("_sluice_lines")
     return len(lines)
 
 

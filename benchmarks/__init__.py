@@ -1,0 +1,1 @@
+"""Sluice's ratio benchmarks: one script per question, results in results.json and README.md."""
