@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt 
 
 test: install lint browser ## everything CI checks (README's test command)
 	$(BIN)/pytest -q
+
+SOAK_KILLS ?= 20
+SOAK_FUZZ ?= 300
+
+soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_FUZZ fuzzed lakes; prints tallies
+	SLUICE_KILLS=$(SOAK_KILLS) SLUICE_SOAK_DAYS=2 SLUICE_FUZZ_EXAMPLES=$(SOAK_FUZZ) \
+		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py tests/integration/test_fuzzed_lakes.py
 
 DOCS_PORT ?= 8080
 
