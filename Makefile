@@ -54,8 +54,9 @@ LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
-lint: install ## YAML, dbt parse, descriptions, SQL style (sqlfluff: models, then macros), ruff, mypy
+lint: install ## secrets scan, YAML, dbt parse, descriptions, SQL style (sqlfluff), ruff, mypy
 	@mkdir -p $(LINT_DIR)
+	$(BIN)/python -m flows.secrets_scan
 	$(BIN)/yamllint --strict .
 	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
 	$(BIN)/python -m flows.docs_check --manifest $(LINT_DIR)/manifest.json

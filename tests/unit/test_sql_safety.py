@@ -70,13 +70,9 @@ def _assignments(function: ast.FunctionDef, name: str) -> list[ast.expr]:
     values: list[ast.expr] = []
     for node in ast.walk(function):
         if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name) and target.id == name:
-                    values.append(node.value)
-                elif isinstance(target, ast.Tuple) and any(
-                    isinstance(e, ast.Name) and e.id == name for e in target.elts
-                ):
-                    values.append(node.value)
+            names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if name in names:
+                values.append(node.value)
         elif isinstance(node, ast.comprehension | ast.For) and any(
             isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.target)
         ):
