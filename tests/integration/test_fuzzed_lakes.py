@@ -24,7 +24,7 @@ from flows.errors import InputError, SluiceError
 from flows.lake import Lake
 from flows.landing import land_partition
 from tests.fuzz_lake import CASES, conservation, events_dir, random_lines, read_events, write_events
-from tests.support import START, table_checksums
+from tests.support import START, copy_project, table_checksums
 
 EXAMPLES = int(os.environ.get("SLUICE_FUZZ_EXAMPLES", "15"))
 # Each case may stop the partition instead of landing it: then the error must say this.
@@ -144,3 +144,32 @@ def test_random_faulty_event_files_lose_and_double_nothing(
     _count(counted)
     assert counted.lost == 0 and counted.duplicates == 0 and counted.without_reason == 0, counted
     assert landed.landed + landed.quarantined == counted.lake_records
+
+
+@pytest.mark.parametrize("case", ["truncated gzip", "a dropped dump table"])
+def test_the_cli_reports_a_damaged_partition_in_one_line(
+    case: str,
+    prefect_server: None,
+    small_lake: Path,
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flows.cli import main
+
+    lake = tmp_path / "lake"
+    shutil.copytree(small_lake, lake)
+    CASES[case](lake, START, random.Random(case))
+    for name, value in {
+        "SLUICE_LAKE": lake,
+        "SLUICE_DUCKDB": tmp_path / "w.duckdb",
+        "SLUICE_STATE": tmp_path / "state.sqlite",
+        "SLUICE_PROJECT_DIR": copy_project(tmp_path / "project"),
+    }.items():
+        clean_env.setenv(name, str(value))
+    assert main(["run", "--date", START.isoformat()]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("sluice: error:")]
+    name, _ = REFUSED[case]
+    assert len(lines) == 1 and name in lines[0], err[-2000:]
+    assert "Traceback" not in err
