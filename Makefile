@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check bench
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check bench soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,8 +54,9 @@ LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
-lint: install ## YAML, dbt parse, descriptions, SQL style (sqlfluff: models, then macros), ruff, mypy
+lint: install ## secrets scan, YAML, dbt parse, descriptions, SQL style (sqlfluff), ruff, mypy
 	@mkdir -p $(LINT_DIR)
+	$(BIN)/python -m flows.secrets_scan
 	$(BIN)/yamllint --strict .
 	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
 	$(BIN)/python -m flows.docs_check --manifest $(LINT_DIR)/manifest.json
@@ -93,6 +94,13 @@ bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emula
 
 bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, ZetaSQL analysis, BigQuery parse
 	$(BIN)/python -m flows.bq_check
+
+SOAK_KILLS ?= 20
+SOAK_FUZZ ?= 300
+
+soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_FUZZ fuzzed lakes; prints tallies
+	SLUICE_KILLS=$(SOAK_KILLS) SLUICE_SOAK_DAYS=2 SLUICE_FUZZ_EXAMPLES=$(SOAK_FUZZ) \
+		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py tests/integration/test_fuzzed_lakes.py
 
 DOCS_PORT ?= 8080
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from flows.dates import parse_date
+from flows.dates import check_order, parse_date
 from flows.errors import SluiceError
 from flows.offline import apply_offline_defaults
 
@@ -23,6 +23,13 @@ def _date(value: str) -> date:
         return parse_date(value)
     except SluiceError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _port(value: str) -> int:
+    port = _positive(value)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port (1-65535), got {value!r}")
+    return port
 
 
 def _positive(value: str) -> int:
@@ -74,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser(
         "server", help="run a local Prefect server (127.0.0.1) and a worker until Ctrl-C"
     )
-    server.add_argument("--port", type=_positive, default=4200)
+    server.add_argument("--port", type=_port, default=4200)
 
     status = commands.add_parser("status", help="the state of each lake day and step")
     status.add_argument("--start", type=_date)
@@ -301,11 +308,19 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_range(args: argparse.Namespace) -> None:
+    """Refuse an inverted --start/--end before anything starts."""
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if args.command != "lake" and start is not None and end is not None:
+        check_order(start, end)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sluice` console script."""
     apply_offline_defaults()
     args = build_parser().parse_args(argv)
     try:
+        _check_range(args)
         if args.command == "lake":
             return _generate(args)
         if args.command == "status":

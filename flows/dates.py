@@ -25,12 +25,17 @@ def parse_date(value: str | date, name: str = "date") -> date:
         raise InvalidParameter(f"{name} {value!r} is not a calendar date: {exc}") from exc
 
 
+def check_order(start: date, end: date) -> None:
+    """Refuse a range whose end comes before its start."""
+    if end < start:
+        raise InvalidParameter(f"end {end} is before start {start}")
+
+
 def date_range(
     start: date, end: date, *, max_days: int | None = None, latest: date | None = None
 ) -> list[date]:
     """Every day from start to end inclusive; refuses inverted, future or over-long ranges."""
-    if end < start:
-        raise InvalidParameter(f"end {end} is before start {start}")
+    check_order(start, end)
     if latest is not None and end > latest:
         raise InvalidParameter(
             f"end {end} is in the future (today is {latest} UTC): no lake day exists for it yet"

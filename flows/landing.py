@@ -191,7 +191,7 @@ def _read_bytes(lake_file: LakeFile) -> bytes:
                 return handle.read()
         return lake_file.path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
-        raise UnreadableFile(f"cannot read lake file {lake_file.path}: {exc}") from exc
+        raise UnreadableFile(f"cannot read lake file {lake_file.path}: {_one_line(exc)}") from exc
 
 
 def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
@@ -220,7 +220,16 @@ def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
     return len(lines)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of a driver error: the CLI prints one line, not the SQL it came from."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
+    if lake_file.size == 0:  # not even a header: a broken delivery, not an empty table
+        raise UnreadableFile(
+            f"CSV dump {lake_file.path} is empty (0 bytes, no header line): re-deliver it"
+        )
     params = {"path": str(lake_file.path)}
     reader = """read_csv($path, header = true, hive_partitioning = false, all_varchar = true,
         strict_mode = true, store_rejects = true, rejects_table = '_sluice_rejects',
@@ -238,7 +247,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
             "select line, any_value(csv_line) from _sluice_rejects group by line order by line"
         ).fetchall()
     except duckdb.Error as exc:
-        raise UnreadableFile(f"cannot read CSV dump {lake_file.path}: {exc}") from exc
+        raise UnreadableFile(f"cannot read CSV dump {lake_file.path}: {_one_line(exc)}") from exc
     # Accepted record k sits on line k + 1 (the header) plus the rejected lines before it;
     # reject j (1-based, lines ascending) has (line - 1 - j) accepted records before it.
     thresholds = [int(line) - 1 - j for j, (line, _) in enumerate(rejects, start=1)]
@@ -268,7 +277,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
             {"path": str(lake_file.path), "file": lake_file.relative},
         )
     except duckdb.Error as exc:
-        raise UnreadableFile(f"cannot read Parquet dump {lake_file.path}: {exc}") from exc
+        raise UnreadableFile(
+            f"cannot read Parquet dump {lake_file.path}: {_one_line(exc)}"
+        ) from exc
     return _scalar(
         con,
         "select count(*) from _sluice_stage where source_file = $file",

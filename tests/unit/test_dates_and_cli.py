@@ -210,3 +210,63 @@ def test_a_range_ending_in_the_future_is_refused() -> None:
     assert date_range(date(2026, 12, 1), date(2026, 12, 1), latest=date(2026, 12, 1)) == [
         date(2026, 12, 1)
     ]
+
+
+# ---- every option validated before anything runs --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["backfill", "--start", "2026-11-05", "--end", "2026-11-01"],
+        ["backfill", "--start", "2026-11-05", "--end", "2026-11-01", "--dry-run"],
+        ["retry", "--start", "2026-11-05", "--end", "2026-11-01"],
+        ["status", "--start", "2026-11-05", "--end", "2026-11-01"],
+    ],
+)
+def test_an_inverted_range_is_refused_in_one_line_before_anything_runs(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("SLUICE_STATE", str(tmp_path / "state.sqlite"))
+    clean_env.setenv("SLUICE_DUCKDB", str(tmp_path / "w.duckdb"))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "sluice: error: end 2026-11-01 is before start 2026-11-05\n"
+    assert not (tmp_path / "state.sqlite").exists() and not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "80a", "-1", "\uff11\uff12\uff13"])
+def test_server_port_must_be_a_tcp_port(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = usage_error(["server", "--port", port], capsys)
+    assert "argument --port:" in err and repr(port) in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--date", "2026-11-01'; drop table raw.events; --"),
+        ("--date", "../../etc/passwd"),
+        ("--date", "2026-11-01\n"),
+        ("--date", "\uff12\uff10\uff12\uff16-11-01"),
+    ],
+)
+def test_hostile_dates_are_refused_by_the_parser(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = usage_error(["run", option, value], capsys)
+    assert "must be a date like 2026-11-01" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "name", ["events; drop table x", "Events", "raw.events", '"events"', "1events", "évents", ""]
+)
+def test_identifiers_for_sql_are_whitelisted(name: str) -> None:
+    from flows.errors import ProjectError
+    from flows.project import identifier
+
+    with pytest.raises(ProjectError, match="is not a lowercase identifier"):
+        identifier(name, "raw table")
+    assert identifier("events_2", "raw table") == "events_2"
