@@ -121,7 +121,8 @@ def _warehouse(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
             for what, schema, table, column, cutoff, rule in rows:
                 count = 0
                 if _table_exists(con, schema, table):
-                    where = f"from {schema}.{table} where {column} < $cutoff"
+                    relation = f"{identifier(schema, 'schema')}.{identifier(table, 'table')}"
+                    where = f"from {relation} where {identifier(column, 'column')} < $cutoff"
                     found = con.execute(f"select count(*) {where}", {"cutoff": cutoff}).fetchone()
                     count = int(found[0]) if found else 0
                     if apply and count:

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
 from flows import run_report
-from flows.dates import date_range, parse_date
+from flows.dates import check_order, date_range, parse_date
 from flows.errors import PartitionsFailed
 from flows.flow_hooks import HOOKS
 from flows.lake import last_complete_day
@@ -210,6 +210,8 @@ def retry_failed(start: date | str | None = None, end: date | str | None = None)
     first, last = ws.ledger.span()
     first = parse_date(start, "start") if start else first
     last = parse_date(end, "end") if end else last
+    if first and last:
+        check_order(first, last)
     planned = plan(ws, first, last, only_failed=True) if first and last else []
     _log_plan(planned)
     return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
