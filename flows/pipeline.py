@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from flows.project import RAW_LAYER
 from flows.report import LayerSummary, summarize
 from flows.steps import run_batch_step, run_step, window_blocker
 from flows.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,7 +153,7 @@ def _build_docs(ws: Workspace, run_id: str) -> Path | None:
     try:
         return ws.gates.build_docs(ws.data_docs / run_id)
     except Exception as exc:  # rendering is a convenience; the ledger holds the results
-        get_run_logger().warning("Data Docs were not built: %s", exc)
+        log.warning("Data Docs were not built: %s", exc)
         return None
 
 
