@@ -1,3 +1,8 @@
+{%- set event_fields = [
+    'event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'platform',
+    'job_id', 'algorithm', 'slot', 'ab_test_id', 'pattern_id', 'app_version',
+] -%}
+
 with
 
 source as (
@@ -10,25 +15,37 @@ source as (
     from {{ source('app', 'events') }}
 ),
 
+-- each payload is parsed once into text columns, then typed
+parsed as (
+    select
+        dt,
+        source_file,
+        line_number,
+        loaded_at,
+        -- one column per field, named after it
+        {{ json_texts('payload', event_fields) }}  -- noqa: AL03
+    from source
+),
+
 typed as (
     select
         dt as landed_date,
         source_file,
         line_number,
-        {{ json_field('payload', 'event_id') }} as event_id,
-        {{ json_field('payload', 'event_type') }} as event_type,
-        {{ json_field('payload', 'event_time', 'timestamp') }} as event_at,
-        {{ json_field('payload', 'user_id') }} as user_id,
-        {{ json_field('payload', 'session_id') }} as session_id,
-        {{ json_field('payload', 'platform') }} as platform,
-        {{ json_field('payload', 'job_id') }} as job_id,
-        {{ json_field('payload', 'algorithm') }} as algorithm,
-        {{ json_field('payload', 'slot', 'integer') }} as slot,
-        {{ json_field('payload', 'ab_test_id') }} as ab_test_id,
-        {{ json_field('payload', 'pattern_id') }} as pattern_id,
-        {{ json_field('payload', 'app_version') }} as app_version,
+        event_id,
+        event_type,
+        {{ text_as('event_time', 'timestamp') }} as event_at,
+        user_id,
+        session_id,
+        platform,
+        job_id,
+        algorithm,
+        {{ text_as('slot', 'integer') }} as slot,
+        ab_test_id,
+        pattern_id,
+        app_version,
         loaded_at
-    from source
+    from parsed
 )
 
 select
