@@ -90,12 +90,18 @@ def test_raw_keeps_new_fields_and_new_dump_columns(
 def _add_column_to_models(project: Path) -> None:
     staging = project / "models" / "staging" / "app" / "stg_app__events.sql"
     text = staging.read_text()
-    text = text.replace(
-        "{{ json_field('payload', 'app_version') }} as app_version,",
-        "{{ json_field('payload', 'app_version') }} as app_version,\n"
-        "        {{ json_field('payload', 'referrer') }} as referrer,",
+    edits = (  # the field list the payload is parsed into, then the typed and final selects
+        ("'app_version',\n] -%}", "'app_version', 'referrer',\n] -%}"),
+        (
+            "        app_version,\n        loaded_at",
+            "        app_version,\n        referrer,\n        loaded_at",
+        ),
+        ("\n    app_version,\n", "\n    app_version,\n    referrer,\n"),
     )
-    staging.write_text(re.sub(r"\n    app_version,\n", "\n    app_version,\n    referrer,\n", text))
+    for before, after in edits:
+        assert text.count(before) == 1, before
+        text = text.replace(before, after)
+    staging.write_text(text)
     fact = project / "models" / "dwh" / "fct_events.sql"
     fact.write_text(
         re.sub(r"\bapp_version\b(,?)", r"app_version,\n        referrer\1", fact.read_text())
