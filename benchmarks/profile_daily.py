@@ -1,8 +1,10 @@
-"""Profile one warm daily run with cProfile: where the seconds outside SQL go.
+"""Profile one warm daily run (or retry) with cProfile: where the seconds outside SQL go.
 
-`python -m benchmarks.profile_daily [N]` prints the N functions with the most cumulative time
-of the second daily run of the main benchmark day (the first is the warm-up) and writes the
-full profile to target/bench/daily.prof (open it with `python -m pstats`).
+`python -m benchmarks.profile_daily [N] [--retry]` prints the N functions with the most
+cumulative time of the second daily run of the main benchmark day (the first is the warm-up)
+and writes the full profile to target/bench/daily.prof (open it with `python -m pstats`).
+With `--retry`, the profiled run is `retry-failed` of that day after a run that failed at
+landing (its events/_SUCCESS hidden, then put back), as `bench_retry_vs_run.py` times it.
 """
 
 from __future__ import annotations
@@ -11,20 +13,42 @@ import cProfile
 import io
 import pstats
 import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any
 
 from benchmarks import harness
 
 
+def _failed_then_retry(place: Any, dt: date) -> Callable[[], Any]:
+    from flows import pipeline
+    from flows.errors import PartitionsFailed
+
+    marker = place.lake / "events" / f"dt={dt.isoformat()}" / "_SUCCESS"
+    hidden = marker.with_name("_SUCCESS.hidden")
+    marker.rename(hidden)
+    try:
+        harness.daily(dt)
+    except PartitionsFailed:
+        pass
+    finally:
+        hidden.rename(marker)
+    return lambda: pipeline.retry_failed(dt, dt)
+
+
 def main() -> None:
-    top = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    retry = "--retry" in sys.argv[1:]
+    top = int(args[0]) if args else 60
     with harness.question("profile_daily"):
-        _, dt = harness.main_place("profile_daily")
+        place, dt = harness.main_place("profile_daily")
         harness.daily(dt)  # warm-up: Prefect's temporary server, imports
+        run = _failed_then_retry(place, dt) if retry else lambda: harness.daily(dt)
         profiler = cProfile.Profile()
         profiler.enable()
-        harness.daily(dt)
+        run()
         profiler.disable()
-        out = harness.WORK / "daily.prof"
+        out = harness.WORK / ("retry.prof" if retry else "daily.prof")
         profiler.dump_stats(str(out))
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(top)

@@ -126,6 +126,7 @@ class Gates:
         self.clock = clock
         self.suites = load_suites(project, settings.project_dir)
         self.refs = ref_relations(project)
+        self.flagged = False  # a check failed or warned since the last build_docs()
 
     def start(self) -> float:
         """Start Great Expectations (its import takes seconds); the seconds it took, 0 if it
@@ -203,20 +204,25 @@ class Gates:
             if row_count is not None:
                 rows[suite.name] = row_count
             self._record(suite, dt, layer, run_id, suite_checks, row_count, failing)
+        self.flagged = self.flagged or not all(c.success for c in checks)
         return GateResult(layer, dt, tuple(checks), rows)
 
-    def build_docs(self, folder: Path) -> Path | None:
+    def build_docs(self, folder: Path, policy: str = "always") -> Path | None:
         """Write GX Data Docs for the validations run since the last call; the index page.
 
-        None when nothing was validated. The results are then dropped from the in-memory
-        store, so each call's pages show one run.
+        None when nothing was validated, or the policy (Settings.data_docs) says not to
+        render: `on_failure` renders only when a check failed or warned. The results are then
+        dropped from the in-memory store, so each call's pages show one run.
         """
         if "_context" not in self.__dict__:
             return None  # GX never started in this process: nothing was validated
         context = self._context
         store = context.validation_results_store
         keys = store.list_keys()
-        if not keys:
+        flagged, self.flagged = self.flagged, False
+        if not keys or policy == "never" or (policy == "on_failure" and not flagged):
+            for key in keys:
+                store.remove_key(key)
             return None
         folder.mkdir(parents=True, exist_ok=True)
         site = {

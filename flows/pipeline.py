@@ -151,7 +151,7 @@ def run_days(
 def _build_docs(ws: Workspace, run_id: str) -> Path | None:
     """The run's Data Docs (a failure to render them is logged, never fails the run)."""
     try:
-        return ws.gates.build_docs(ws.data_docs / run_id)
+        return ws.gates.build_docs(ws.data_docs / run_id, ws.settings.data_docs)
     except Exception as exc:  # rendering is a convenience; the ledger holds the results
         log.warning("Data Docs were not built: %s", exc)
         return None

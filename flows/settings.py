@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=1800, ge=10, description="how long a lock holds without being renewed"
     )
+    data_docs: Literal["always", "on_failure", "never"] = Field(
+        default="on_failure",
+        description="when a run renders Great Expectations Data Docs: always, when a check "
+        "failed or warned, or never (rendering takes ~1 s a run)",
+    )
     notify: NotifySettings = NotifySettings()
     watchdog: WatchdogSettings = WatchdogSettings()
     retention: RetentionSettings = RetentionSettings()

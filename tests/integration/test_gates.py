@@ -27,6 +27,7 @@ from flows.errors import PartitionsFailed
 from flows.ledger import BLOCKED, SUCCEEDED, Attempt, Ledger
 from flows.partition_state import PlannedDay, plan
 from flows.pipeline import run_partitions
+from flows.project import RAW_LAYER
 from flows.run_report import page_path
 from flows.settings import PROJECT_DIR
 from flows.state_store import StateStore
@@ -458,10 +459,7 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
     ws = Workspace.open(settings)
 
     first = run_partitions(ws, [(earlier, None)])
-    assert first.data_docs is not None and first.data_docs.name == "index.html"
-    pages = {p.read_text() for p in first.data_docs.parent.rglob("*.html")}
-    for suite in ("raw.events", "dwh.fct_events", "marts.daily_kpis"):
-        assert any(suite in page for page in pages), suite
+    assert first.data_docs is None  # data_docs "on_failure": every check passed, no pages
     published = schema_checksums(warehouse, "marts")
 
     report = failed_run(ws, [(day, None)])
@@ -474,11 +472,20 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
     }
     assert all(Decimal(f[-1]["ctr"]) > 1 for f in failures)
     assert schema_checksums(warehouse, "marts") == published
-    assert report.data_docs is not None
+    assert report.data_docs is not None and report.data_docs.name == "index.html"
     assert report.data_docs.parent.name == report.run_id
-    assert any("daily_kpis" in p.read_text() for p in report.data_docs.parent.rglob("*.html"))
+    pages = {p.read_text() for p in report.data_docs.parent.rglob("*.html")}
+    for suite in ("raw.events", "dwh.fct_events", "marts.daily_kpis"):
+        assert any(suite in page for page in pages), suite
     page = page_path(settings.reports_dir, report.run_id).read_text()
     assert f'href="{report.data_docs.as_uri()}"' in page  # the run report links them
+    # the other policies, on a passing raw gate
+    ws.gates.run(RAW_LAYER, day, "again")
+    assert ws.gates.build_docs(tmp_path / "never", "never") is None
+    assert not (tmp_path / "never").exists()
+    ws.gates.run(RAW_LAYER, day, "again")
+    assert ws.gates.build_docs(tmp_path / "always", "always") == tmp_path / "always" / "index.html"
+    assert any("raw.events" in p.read_text() for p in (tmp_path / "always").rglob("*.html"))
 
     kpis.write_text(original)  # the repair
     ws = Workspace.open(settings)
