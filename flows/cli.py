@@ -261,7 +261,7 @@ def _ops(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     mirror = OpsMirror(settings, StateStore(settings.state))
-    print(mirror.publish(f"ops-{uuid.uuid4().hex[:12]}").describe())
+    print(mirror.publish(f"ops-{uuid.uuid4().hex[:12]}", force=True).describe())
     return 0
 
 

@@ -5,7 +5,9 @@ compare-and-set need its transactions). On the BigQuery targets its tables are c
 `ops` dataset (SLUICE_BQ_OPS_DATASET) so analysts and dashboards can query them there: each
 table's rows go up with one load job into a staging table and one MERGE on the table's key,
 so re-publishing never duplicates a row and a changed row (a finished attempt, a resolved
-incident) is updated. Rows the janitor deletes from the store stay in the mirror (history).
+incident) is updated. A table unchanged since its last publish (table `ops_published` keeps
+a digest of what was sent) is skipped, so a run that changed nothing sends nothing. Rows the
+janitor deletes from the store stay in the mirror (history).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from flows.bigquery import BIGQUERY_TARGETS, bigquery_client
 from flows.bigquery_landing import bigquery_project
 from flows.errors import LockHeld, OpsPublishFailed
+from flows.ledger import utc_now
 from flows.locks import Locks
 from flows.project import identifier
 from flows.settings import Settings
@@ -44,15 +47,19 @@ _CAST = {
 
 @dataclass(frozen=True)
 class Published:
-    """What one publish sent: rows per table and how long it took."""
+    """What one publish sent: rows per table sent, tables unchanged since the last publish."""
 
     dataset: str
     rows: dict[str, int]
+    unchanged: tuple[str, ...]
     seconds: float
 
     def describe(self) -> str:
-        counts = ", ".join(f"{table} {n} rows" for table, n in self.rows.items())
-        return f"published the state store to {self.dataset}: {counts} in {self.seconds:.1f} s"
+        parts = [f"{table} {n} rows" for table, n in self.rows.items()]
+        parts += [f"{table} unchanged" for table in self.unchanged]
+        return f"published the state store to {self.dataset}: {', '.join(parts)}" + (
+            f" in {self.seconds:.1f} s"
+        )
 
 
 def columns(table: MirrorTable) -> list[tuple[str, str]]:
@@ -130,19 +137,45 @@ class OpsMirror:
         self.dataset = identifier(settings.bq_ops_dataset, "ops dataset")
         self.client = client if client is not None else bigquery_client(settings)
 
-    def publish(self, run_id: str) -> Published:
-        """Publish every mirrored table, holding the state store's publish lock."""
+    def publish(self, run_id: str, *, force: bool = False) -> Published:
+        """Publish every mirrored table changed since its last publish (every one with force).
+
+        Holds the state store's publish lock, so two publishes never interleave.
+        """
         locks = Locks(self.store, lease=timedelta(seconds=self.settings.lease_seconds))
         locks.acquire(LOCK_KEY, run_id)
         try:
             began = time.perf_counter()
-            self._ensure_dataset()
-            rows = {table.name: self._publish_table(table) for table in MIRRORED}
+            staged = {table.name: staged_rows(self.store, table) for table in MIRRORED}
+            digests = {name: _digest(rows) for name, rows in staged.items()}
+            last = {} if force else self._last_digests()
+            changed = [table for table in MIRRORED if last.get(table.name) != digests[table.name]]
+            if changed:
+                self._ensure_dataset()
+            for table in changed:
+                self._publish_table(table, staged[table.name])
+                self._remember(table.name, digests[table.name], len(staged[table.name]))
             return Published(
-                f"{self.project}.{self.dataset}", rows, time.perf_counter() - began
+                f"{self.project}.{self.dataset}",
+                {table.name: len(staged[table.name]) for table in changed},
+                tuple(table.name for table in MIRRORED if table not in changed),
+                time.perf_counter() - began,
             )
         finally:
             locks.release(LOCK_KEY, run_id)
+
+    def _last_digests(self) -> dict[str, str]:
+        rows = self.store.read("select table_name, digest from ops_published")
+        return {row["table_name"]: row["digest"] for row in rows}
+
+    def _remember(self, table: str, digest: str, count: int) -> None:
+        with self.store.transaction() as con:
+            con.execute(
+                """insert or replace into ops_published
+                    (table_name, digest, row_count, published_at)
+                values (:table, :digest, :count, :now)""",
+                {"table": table, "digest": digest, "count": count, "now": utc_now().isoformat()},
+            )
 
     def _ensure_dataset(self) -> None:
         from google.cloud import bigquery
@@ -158,10 +191,9 @@ class OpsMirror:
                 f"creating dataset {self.project}.{self.dataset} or its tables failed: {exc}"
             ) from exc
 
-    def _publish_table(self, table: MirrorTable) -> int:
+    def _publish_table(self, table: MirrorTable, rows: list[list[str]]) -> None:
         from google.cloud import bigquery
 
-        rows = staged_rows(self.store, table)
         target = f"{self.project}.{self.dataset}.{table.name}"
         stage = f"{self.project}.{self.dataset}.{_STAGE_PREFIX}{table.name}_{uuid.uuid4().hex[:12]}"
         config = bigquery.LoadJobConfig(
@@ -184,7 +216,6 @@ class OpsMirror:
             ) from exc
         finally:
             self._drop(stage)
-        return len(rows)
 
     def _drop(self, stage: str) -> None:
         try:
@@ -199,7 +230,8 @@ class OpsMirror:
 def publish_after_run(settings: Settings, run_id: str, client: Any = None) -> Published | None:
     """The end-of-run publish on BigQuery targets: never raises, logs what failed.
 
-    Each publish sends every row, so a failed one is simply made good by the next run's.
+    A table whose rows changed since its last successful publish is sent whole, so a failed
+    publish is made good by the next run's.
     """
     if settings.target not in BIGQUERY_TARGETS:
         return None
@@ -210,13 +242,17 @@ def publish_after_run(settings: Settings, run_id: str, client: Any = None) -> Pu
         return None
     except Exception as exc:  # a failed mirror must never fail the run's data steps
         log.warning(
-            "ops publish failed (%s: %s); the next run's publish sends every row again",
+            "ops publish failed (%s: %s); the next run's publish sends the table again",
             type(exc).__name__,
             exc,
         )
         return None
     log.info("%s", published.describe())
     return published
+
+
+def _digest(rows: list[list[str]]) -> str:
+    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
 
 
 def _csv(rows: list[list[str]]) -> io.BytesIO:

@@ -66,6 +66,12 @@ create table if not exists incidents (
 );
 create unique index if not exists incidents_one_open on incidents (dedup_key)
     where status = 'open';
+create table if not exists ops_published (
+    table_name text primary key,
+    digest text not null,
+    row_count integer not null,
+    published_at text not null
+);
 """
 
 
@@ -86,7 +92,8 @@ class MirrorTable:
     derived_key: str | None = None
 
 
-# The locks are not published: they are the working state of the running processes only.
+# The locks are not published: they are the working state of the running processes only
+# (nor is ops_published, which remembers what the last publish of each table sent).
 MIRRORED = (
     MirrorTable(
         "partition_attempts",

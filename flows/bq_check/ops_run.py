@@ -3,7 +3,8 @@
 The first publish must make ops.partition_attempts, ops.gate_checks and ops.incidents hold as
 many rows as the SQLite state store, with a running attempt and an open incident; between the
 publishes that attempt succeeds (which resolves the incident, through the ledger's own
-observer), so the second publish must leave the same counts with the changed values.
+observer), so the second publish must leave the same counts with the changed values (and skip
+the unchanged gate checks); a third, with nothing changed, must send nothing.
 """
 
 from __future__ import annotations
@@ -60,16 +61,23 @@ def run_ops_check(
 
     ledger.finish(running, Outcome(SUCCEEDED, rows_out=7))  # resolves the incident
     second = mirror.publish("check-ops-2")
+    if second.unchanged != ("gate_checks",):
+        raise OpsCheckFailed(f"the second publish skipped {second.unchanged}, not gate_checks")
     counts = _assert_counts(client, dataset, store, "second publish")
     _expect(client, f"select status, rows_out, finished_at is not null"
             f" from `{dataset}.partition_attempts` where {key} and attempt = {running.attempt}",
             [SUCCEEDED, 7, True])
     _expect(client, f"select status, resolved_at is not null from `{dataset}.incidents`",
             ["resolved", True])
+    idle = mirror.publish("check-ops-3")
+    if idle.rows:
+        raise OpsCheckFailed(f"a publish with nothing changed sent {idle.rows}")
     return (
         f"ops publish: {_describe(counts)} equal the state store after each of two publishes"
-        f" ({first.seconds:.1f} s, {second.seconds:.1f} s); the second updated the finished"
-        " attempt and the resolved incident in place"
+        f" ({first.seconds:.1f} s, {second.seconds:.1f} s); the second re-sent every attempt"
+        " and incident, updating the finished attempt and the resolved incident in place, and"
+        f" skipped the unchanged gate_checks; a third with nothing changed sent nothing"
+        f" ({idle.seconds:.2f} s)"
     )
 
 
