@@ -152,3 +152,34 @@ def test_sluice_ops_publish_on_the_duckdb_target_exits_1_naming_the_target(
         get_settings.cache_clear()
     error = capsys.readouterr().err
     assert "sluice: error: the ops dataset lives on BigQuery: target 'dev'" in error
+
+
+class _Accepts(_LoadFails):
+    """Stands in for BigQuery: every load job stages all its lines."""
+
+    def load_table_from_file(self, body: Any, *args: Any, **kwargs: Any) -> Any:
+        self.output_rows = body.getvalue().count(b"\n")
+        return self
+
+
+def test_only_tables_changed_since_their_last_publish_are_sent_again(tmp_path: Path) -> None:
+    store, client = _store(tmp_path), _Accepts()
+    mirror = OpsMirror(_settings(tmp_path), store, client)
+    ledger = Ledger(store)
+    attempt = ledger.start(date(2026, 11, 1), "raw", "r1", code_version="c", input_fingerprint="f")
+
+    def merged() -> list[str]:
+        found = [q.split("`")[1].rsplit(".", 1)[1] for q in client.queries if q.startswith("merge")]
+        client.queries.clear()
+        return found
+
+    first = mirror.publish("p1")
+    assert first.rows == {"partition_attempts": 1, "gate_checks": 0, "incidents": 0}
+    assert merged() == ["partition_attempts", "gate_checks", "incidents"]
+    assert mirror.publish("p2").unchanged == ("partition_attempts", "gate_checks", "incidents")
+    assert merged() == []
+    ledger.finish(attempt, Outcome(FAILED, error_class="StepFailed", error_message="boom"))
+    assert mirror.publish("p3").rows == {"partition_attempts": 1}
+    assert merged() == ["partition_attempts"]
+    assert mirror.publish("p4", force=True).unchanged == ()
+    assert merged() == ["partition_attempts", "gate_checks", "incidents"]
