@@ -117,7 +117,7 @@ def _generate(args: argparse.Namespace) -> int:
     from flows.sample_lake import LakeSpec, generate_lake
     from flows.settings import get_settings
 
-    out = (args.out or get_settings().lake).resolve()
+    out = (args.out or get_settings().lake_folder).resolve()
     try:
         spec = LakeSpec(
             start=args.start, days=args.days, events_per_day=args.events_per_day, seed=args.seed

@@ -111,19 +111,19 @@ def land_partition(
     load_id: str,
 ) -> PartitionLanding:
     """Replace lake day `dt` of every raw table and the quarantine; all or nothing."""
-    files = {table.name: lake.files(table, dt) for table in tables}  # refuses incomplete days
-    ensure_raw_tables(con, tables)
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("begin transaction")
-    try:
-        results = tuple(
-            _land_table(con, table, files[table.name], dt, lateness_days, load_id)
-            for table in tables
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    with lake.fetch(tables, dt) as files:  # refuses incomplete days; a bucket's are copied
+        ensure_raw_tables(con, tables)
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("begin transaction")
+        try:
+            results = tuple(
+                _land_table(con, table, files[table.name], dt, lateness_days, load_id)
+                for table in tables
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     return PartitionLanding(dt, results)
 
 

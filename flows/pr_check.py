@@ -173,7 +173,7 @@ def selected(
 def land_sample(layout: Layout) -> tuple[date, date]:
     """Generate the fixed sample lake and land every day of it; return its first and last day."""
     from flows.dbt_runner import DbtProject
-    from flows.lake import Lake
+    from flows.lake import FolderLake
     from flows.landing import connect, land_partition
     from flows.project import build_project
     from flows.sample_lake import LakeSpec, generate_lake
@@ -205,7 +205,7 @@ def land_sample(layout: Layout) -> tuple[date, date]:
         for day in days:
             land_partition(
                 con,
-                Lake(settings.lake),
+                FolderLake(layout.lake),
                 project.lake_tables,
                 day,
                 lateness_days=project.lateness_days,

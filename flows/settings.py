@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,9 +20,23 @@ from pydantic_settings import (
 )
 
 from flows.errors import InvalidParameter
+from flows.lake_bucket import SCHEME, BucketLocation
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "sluice.toml"
+
+
+def _lake_location(value: Any) -> Any:
+    """A gs:// URL becomes a BucketLocation (validated), any other text a folder path."""
+    if isinstance(value, str) and value.startswith(SCHEME):
+        try:
+            return BucketLocation.parse(value)
+        except InvalidParameter as exc:
+            raise ValueError(str(exc)) from exc
+    return value
+
+
+LakeLocation = Annotated[Path | BucketLocation, BeforeValidator(_lake_location)]
 
 
 class EmailSink(BaseModel):
@@ -85,7 +99,10 @@ class Settings(BaseSettings):
         env_prefix="SLUICE_", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
-    lake: Path = Field(default=PROJECT_DIR / "data" / "lake", description="the lake folder")
+    lake: LakeLocation = Field(
+        default=PROJECT_DIR / "data" / "lake",
+        description="the lake: a folder, or gs://bucket/prefix (flows/lake_bucket.py)",
+    )
     duckdb: Path = Field(
         default=PROJECT_DIR / "data" / "warehouse.duckdb", description="the DuckDB warehouse file"
     )
@@ -128,6 +145,15 @@ class Settings(BaseSettings):
         """Where run reports are written."""
         return self.reports or self.state.parent / "reports"
 
+    @property
+    def lake_folder(self) -> Path:
+        """The lake folder, for what writes a lake (sample lakes); a bucket is refused."""
+        if isinstance(self.lake, BucketLocation):
+            raise InvalidParameter(
+                f"lake {self.lake} is a bucket; this needs a lake folder (pass one, e.g. --out)"
+            )
+        return self.lake
+
     # BigQuery targets (profiles.yml reads the same SLUICE_BQ_* variables).
     bq_project: str = Field(default="sluice-emulator", description="GCP project of the warehouse")
     bq_location: str = Field(default="US", description="BigQuery location of the datasets")
@@ -147,7 +173,9 @@ class Settings(BaseSettings):
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""
         return self.model_copy(
             update={
-                "lake": self.lake.expanduser().resolve(),
+                "lake": self.lake
+                if isinstance(self.lake, BucketLocation)
+                else self.lake.expanduser().resolve(),
                 "duckdb": self.duckdb.expanduser().resolve(),
                 "state": self.state.expanduser().resolve(),
                 "reports": self.reports.expanduser().resolve() if self.reports else None,

@@ -92,13 +92,13 @@ def _stale(
             due = deadline.due(dt)
             if due > now:
                 continue
-            folder = ws.lake.partition_dir(table, dt)
             if ws.lake.is_complete(table, dt):
                 found.append(Finding(dt, deadline.layer, deadline.what, due, False, "complete"))
                 continue
-            state = "has no " + SUCCESS_MARKER if folder.is_dir() else "does not exist"
+            state = "has no " + SUCCESS_MARKER if ws.lake.exists(table, dt) else "does not exist"
             why = (
-                f"lake partition {folder} {state} at {now:%Y-%m-%d %H:%M} UTC; it was due by "
+                f"lake partition {ws.lake.where(table, dt)} {state} at {now:%Y-%m-%d %H:%M} UTC; "
+                "it was due by "
                 f"{due:%Y-%m-%d %H:%M} UTC ({deadline.spec})"
             )
             found.append(Finding(dt, deadline.layer, deadline.what, due, True, why))

@@ -9,7 +9,7 @@ from pathlib import Path
 from flows.dbt_runner import DbtProject
 from flows.gates import Gates
 from flows.incidents import Incidents
-from flows.lake import Lake
+from flows.lake import Lake, open_lake
 from flows.ledger import Clock, Ledger, utc_now
 from flows.locks import Locks
 from flows.notifier import Notifier
@@ -61,7 +61,7 @@ class Workspace:
             settings=settings,
             dbt=dbt,
             project=project,
-            lake=Lake(settings.lake),
+            lake=open_lake(settings),
             ledger=Ledger(store, clock, on_finish=incidents.observer(project)),
             locks=Locks(store, lease=timedelta(seconds=settings.lease_seconds), clock=clock),
             git_sha=git_sha(settings.project_dir),

@@ -311,10 +311,11 @@ def conservation(
     con: duckdb.DuckDBPyConnection, lake: Path, tables: Any, day: date
 ) -> Conservation:
     """Count every record of the day's lake files and where it ended up."""
-    from flows.lake import Lake
+    from flows.lake import FolderLake
 
+    folder = FolderLake(lake)
     lake_records = sum(
-        _records(f.path, table.format) for table in tables for f in Lake(lake).files(table, day)
+        _records(f.path, table.format) for table in tables for f in folder.files(table, day)
     )
     raw_rows = 0
     for table in tables:

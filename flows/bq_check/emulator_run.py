@@ -23,7 +23,7 @@ from flows.bq_check.gaps import Gap, known_gap
 from flows.bq_check.ops_run import run_ops_check
 from flows.dbt_runner import DbtProject
 from flows.errors import SluiceError
-from flows.lake import Lake
+from flows.lake import FolderLake
 from flows.project import build_project
 from flows.sample_lake import LakeSpec, generate_lake
 from flows.settings import Settings
@@ -69,15 +69,14 @@ def emulator_settings(project_dir: Path, endpoint: str, work: Path) -> Settings:
 def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorReport:
     """Build two lake days on the emulator, re-run one; raise EmulatorCheckFailed on a fault."""
     report = EmulatorReport()
-    days = generate_lake(
-        settings.lake, LakeSpec(start=FIRST_DAY, days=2, events_per_day=EVENTS_PER_DAY, seed=42)
-    )
+    spec = LakeSpec(start=FIRST_DAY, days=2, events_per_day=EVENTS_PER_DAY, seed=42)
+    days = generate_lake(settings.lake_folder, spec)
     dbt = DbtProject(settings, parse_vars=EMULATOR_VARS, variant="bq-check")
     project = build_project(dbt.manifest, settings.project_dir)
     landing = landing_for(settings)
     client = bigquery_client(settings)
     landed_rows = {
-        day: landing.land(Lake(settings.lake), project.lake_tables, day,
+        day: landing.land(FolderLake(settings.lake_folder), project.lake_tables, day,
                           lateness_days=project.lateness_days, load_id=f"check-{day}").landed
         for day in days
     }
@@ -89,7 +88,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     before = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     raw_before = _raw_counts(client, settings.bq_project)
     sentinels = _plant_sentinels(client, models, before, days[-1])
-    landed = landing.land(Lake(settings.lake), project.lake_tables, days[-1],
+    landed = landing.land(FolderLake(settings.lake_folder), project.lake_tables, days[-1],
                           lateness_days=project.lateness_days, load_id="check-rerun")
     # `run`, as the pipeline does: the planted outside copy would fail whole-table tests
     _dbt(dbt, ["run"], {"run_start": str(days[-1])}, gaps, report)
@@ -206,12 +205,12 @@ def _compare_with_duckdb(
 ) -> None:
     """Every model's row count on the emulator equals a DuckDB build of the same lake days."""
     reference = settings.model_copy(
-        update={"target": "dev", "duckdb": settings.lake.parent / "reference.duckdb"}
+        update={"target": "dev", "duckdb": settings.lake_folder.parent / "reference.duckdb"}
     )
     duck = DbtProject(reference, variant="bq-check-duckdb")
     project = build_project(duck.manifest, reference.project_dir)
     for day in days:
-        landing_for(reference).land(Lake(reference.lake), project.lake_tables, day,
+        landing_for(reference).land(FolderLake(reference.lake_folder), project.lake_tables, day,
                                     lateness_days=project.lateness_days, load_id=f"ref-{day}")
     result = duck.invoke(["run", "--vars", json.dumps(
         {"run_start": str(days[0]), "run_end": str(days[-1])})])

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.errors import InputError, SluiceError
-from flows.lake import Lake
+from flows.lake import FolderLake
 from flows.landing import land_partition
 from tests.fuzz_lake import CASES, conservation, events_dir, random_lines, read_events, write_events
 from tests.support import START, copy_project, table_checksums
@@ -68,7 +68,7 @@ def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _land(con: duckdb.DuckDBPyConnection, project: Any, lake: Path, day: date) -> Any:
     return land_partition(
         con,
-        Lake(lake),
+        FolderLake(lake),
         project.lake_tables,
         day,
         lateness_days=project.lateness_days,

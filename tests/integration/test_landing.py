@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from flows.errors import PartitionIncomplete, UnreadableFile
-from flows.lake import Lake
+from flows.lake import FolderLake
 from flows.landing import land_partition
 from tests.support import START, lake_days, table_checksums, truth
 
@@ -22,7 +22,7 @@ def _land(project: Any, lake_root: Path, warehouse: Path, day: date) -> Any:
     try:
         return land_partition(
             con,
-            Lake(lake_root),
+            FolderLake(lake_root),
             project.lake_tables,
             day,
             lateness_days=project.lateness_days,

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from flows.errors import PartitionsFailed
-from flows.lake import Lake
+from flows.lake import FolderLake
 from flows.landing import land_partition
 from flows.ledger import FAILED, SUCCEEDED
 from flows.partition_state import plan
@@ -69,7 +69,7 @@ def test_raw_keeps_new_fields_and_new_dump_columns(
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     try:
         land_partition(
-            con, Lake(lake), project.lake_tables, START, lateness_days=3, load_id="drift"
+            con, FolderLake(lake), project.lake_tables, START, lateness_days=3, load_id="drift"
         )
         kept, referrers = con.execute(
             """select count(*), count(distinct payload->>'referrer') from raw.events

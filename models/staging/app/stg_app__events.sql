@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_window',
+        event_time='landed_date',
+        partition_by=date_partition('landed_date'),
+        on_schema_change='append_new_columns',
+        meta={'window': {'lag_days': 0, 'lead_days': 0}},
+    )
+}}
+
+{#- A table, built per lake day: each payload is parsed once, when its day is landed, not again
+    for every later run that reads the day. -#}
 {%- set event_fields = [
     'event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'platform',
     'job_id', 'algorithm', 'slot', 'ab_test_id', 'pattern_id', 'app_version',
@@ -13,6 +26,7 @@ source as (
         payload,
         loaded_at
     from {{ source('app', 'events') }}
+    where {{ in_window('dt') }}
 ),
 
 -- each payload is parsed once into text columns, then typed
