@@ -102,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         "janitor", help="show (or with --apply delete) what is past the retention policy"
     )
     janitor.add_argument("--apply", action="store_true", help="delete (default: dry run)")
+
+    ops = commands.add_parser("ops", help="the ops dataset on BigQuery").add_subparsers(
+        dest="ops_command", required=True
+    )
+    ops.add_parser(
+        "publish",
+        help="publish the ledger, gate checks and incidents to the ops dataset now (every row)",
+    )
     return parser
 
 
@@ -246,6 +254,17 @@ def _janitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ops(args: argparse.Namespace) -> int:
+    from flows.ops_mirror import OpsMirror
+    from flows.settings import get_settings
+    from flows.state_store import StateStore
+
+    settings = get_settings()
+    mirror = OpsMirror(settings, StateStore(settings.state))
+    print(mirror.publish(f"ops-{uuid.uuid4().hex[:12]}", force=True).describe())
+    return 0
+
+
 def _server(args: argparse.Namespace) -> int:
     from flows import server
     from flows.settings import get_settings
@@ -333,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _incidents(args)
         if args.command == "watchdog":
             return _watchdog(args)
+        if args.command == "ops":
+            return _ops(args)
         if args.command == "janitor":
             _prefer_local_server()  # its flow runs are cleaned too, when a server runs
             return _janitor(args)

@@ -6,6 +6,7 @@ SluiceError
 │   ├── PartitionIncomplete     a lake partition without its _SUCCESS marker, or missing
 │   └── UnreadableFile          a lake file the warehouse cannot read (corrupt gzip, bad parquet)
 ├── ProjectError                the dbt project cannot be parsed or is inconsistent
+├── OpsPublishFailed            the state store could not be published to the ops dataset
 └── StepFailed                  a pipeline step (landing, a dbt layer) failed for a partition
     └── TransientStepFailure    the same, but worth retrying (lock contention, I/O hiccup)
 """
@@ -51,6 +52,10 @@ class UnreadableFile(InputError):
 
 class ProjectError(SluiceError):
     """The dbt project is broken or inconsistent."""
+
+
+class OpsPublishFailed(SluiceError):
+    """Publishing the state store to the BigQuery ops dataset failed; the message says where."""
 
 
 class LockHeld(SluiceError):

@@ -3,7 +3,8 @@
 A flow run that fails or crashes before or around its steps (a bad parameter, no complete lake
 day, a held lock, a killed process) opens a `step_failed` incident named `flow <name>`; a run
 that failed in its steps (PartitionsFailed) opens none, its steps' incidents are open already.
-The flow's next completed run resolves it.
+The flow's next completed run resolves it. Last, on the BigQuery targets, every run ends by
+publishing the state store to the ops dataset (flows/ops_mirror.py; a failure is only logged).
 """
 
 from __future__ import annotations
@@ -52,9 +53,17 @@ def flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
     _incidents().resolve(None, None, kinds=(Kind.STEP_FAILED,), what=f"flow {flow.name}")
 
 
-# Pass to @flow(...): every Sluice flow reports failures outside its steps and clears them.
+def publish_ops(flow: Any, flow_run: Any, state: Any) -> None:
+    """Every outcome, after the incident hooks: mirror the state store to BigQuery's ops dataset."""
+    from flows.ops_mirror import publish_after_run
+
+    publish_after_run(get_settings(), str(flow_run.id))
+
+
+# Pass to @flow(...): every Sluice flow reports failures outside its steps and clears them,
+# then publishes the state store on BigQuery targets.
 HOOKS: dict[str, Any] = {
-    "on_failure": [flow_failed],
-    "on_crashed": [flow_failed],
-    "on_completion": [flow_completed],
+    "on_failure": [flow_failed, publish_ops],
+    "on_crashed": [flow_failed, publish_ops],
+    "on_completion": [flow_completed, publish_ops],
 }

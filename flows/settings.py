@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     bq_keyfile: Path | None = Field(
         default=None, description="service-account key file; unset: application-default login"
     )
+    bq_ops_dataset: str = Field(
+        default="ops",
+        description="dataset the ledger, gate checks and incidents are published to (as-is, "
+        "like raw, dwh and marts)",
+    )
 
     def resolved(self) -> Settings:
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""

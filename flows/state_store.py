@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 _SCHEMA = """
@@ -65,7 +66,98 @@ create table if not exists incidents (
 );
 create unique index if not exists incidents_one_open on incidents (dedup_key)
     where status = 'open';
+create table if not exists ops_published (
+    table_name text primary key,
+    digest text not null,
+    row_count integer not null,
+    published_at text not null
+);
 """
+
+
+
+
+@dataclass(frozen=True)
+class MirrorTable:
+    """A state store table as it is published to the ops dataset on BigQuery (flows/ops_mirror).
+
+    `columns` are the SQLite table's columns with their BigQuery types (JSON is kept as STRING);
+    `derived_key`, when set, is a first column that SQLite lacks: a digest of the `key` columns.
+    """
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    partition_by: str | None = None
+    derived_key: str | None = None
+
+
+# The locks are not published: they are the working state of the running processes only
+# (nor is ops_published, which remembers what the last publish of each table sent).
+MIRRORED = (
+    MirrorTable(
+        "partition_attempts",
+        (
+            ("dt", "DATE"),
+            ("layer", "STRING"),
+            ("attempt", "INT64"),
+            ("run_id", "STRING"),
+            ("status", "STRING"),
+            ("started_at", "TIMESTAMP"),
+            ("finished_at", "TIMESTAMP"),
+            ("rows_in", "INT64"),
+            ("rows_out", "INT64"),
+            ("quarantined", "INT64"),
+            ("error_class", "STRING"),
+            ("error_message", "STRING"),
+            ("code_version", "STRING"),
+            ("git_sha", "STRING"),
+            ("input_fingerprint", "STRING"),
+            ("details", "STRING"),
+        ),
+        key=("dt", "layer", "attempt"),
+        partition_by="dt",
+    ),
+    MirrorTable(
+        "gate_checks",
+        (
+            ("dt", "DATE"),
+            ("layer", "STRING"),
+            ("suite", "STRING"),
+            ("run_id", "STRING"),
+            ("checked_at", "TIMESTAMP"),
+            ("success", "INT64"),
+            ("row_count", "INT64"),
+            ("details", "STRING"),
+        ),
+        # a check is inserted once and never updated: these columns identify it
+        key=("dt", "layer", "suite", "run_id", "checked_at"),
+        partition_by="dt",
+        derived_key="check_id",
+    ),
+    MirrorTable(
+        "incidents",
+        (
+            ("id", "STRING"),
+            ("dedup_key", "STRING"),
+            ("kind", "STRING"),
+            ("severity", "STRING"),
+            ("status", "STRING"),
+            ("partition", "DATE"),
+            ("layer", "STRING"),
+            ("what", "STRING"),
+            ("error_class", "STRING"),
+            ("error_message", "STRING"),
+            ("run_id", "STRING"),
+            ("links", "STRING"),
+            ("first_seen", "TIMESTAMP"),
+            ("last_seen", "TIMESTAMP"),
+            ("resolved_at", "TIMESTAMP"),
+            ("count", "INT64"),
+        ),
+        key=("id",),
+    ),
+)
 
 
 class StateStore:

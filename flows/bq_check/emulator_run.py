@@ -1,5 +1,7 @@
 """The emulator run: land two lake days into BigQuery, build the project, re-run one day, assert.
 
+Last, the state store is published to the ops dataset twice (flows/bq_check/ops_run.py).
+
 The re-run proves the replace strategy: before it, every replace_window model gets a copy of one
 row inside the day's window (which the re-run must remove: the window's partitions are
 replaced) and one far outside it (which must survive: other partitions are untouched).
@@ -18,6 +20,7 @@ import duckdb
 
 from flows.bigquery import bigquery_client
 from flows.bq_check.gaps import Gap, known_gap
+from flows.bq_check.ops_run import run_ops_check
 from flows.dbt_runner import DbtProject
 from flows.errors import SluiceError
 from flows.lake import FolderLake
@@ -72,9 +75,11 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     project = build_project(dbt.manifest, settings.project_dir)
     landing = landing_for(settings)
     client = bigquery_client(settings)
-    for day in days:
-        landing.land(FolderLake(settings.lake_folder), project.lake_tables, day,
-                     lateness_days=project.lateness_days, load_id=f"check-{day}")
+    landed_rows = {
+        day: landing.land(FolderLake(settings.lake_folder), project.lake_tables, day,
+                          lateness_days=project.lateness_days, load_id=f"check-{day}").landed
+        for day in days
+    }
     _dbt(dbt, ["seed"], {}, gaps, report)
     _dbt(dbt, ["build"], {"run_start": str(days[0]), "run_end": str(days[-1])}, gaps, report)
     _compare_with_duckdb(settings, dbt.manifest, client, days, report)
@@ -90,6 +95,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     _assert_raw(client, settings.bq_project, raw_before, landed.landed, landed.quarantined, report)
     after = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     _assert_replaced(before, after, sentinels, report)
+    report.proofs.append(run_ops_check(settings, project, client, days, landed_rows))
     return report
 
 
