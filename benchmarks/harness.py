@@ -271,6 +271,8 @@ def record(
             "scale": SCALE,
             "repetitions": len(numerator),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # the machine is shared: its 1-minute load average when the figure was recorded
+            "load_average": round(os.getloadavg()[0], 2),
             "machine": machine(),
         },
     }
@@ -289,20 +291,20 @@ _TABLE_END = "<!-- end of results -->"
 def _table(results: dict[str, Any]) -> str:
     rows = [
         "| name | what | ratio | numerator (s) | denominator (s) | goal | scale | reps "
-        "| measured |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| load | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in GOALS:
         entry = results.get(name)
         what, goal = GOALS[name]
         if entry is None:
-            rows.append(f"| `{name}` | {what} | not run | | | {goal} | | | |")
+            rows.append(f"| `{name}` | {what} | not run | | | {goal} | | | | |")
             continue
         d = entry["details"]
         rows.append(
             f"| `{name}` | {what} | **{entry['ratio']}** | {entry['numerator_s']} | "
             f"{entry['denominator_s']} | {goal} | {d.get('scale')} | {d.get('repetitions')} | "
-            f"{d.get('measured_at')} |"
+            f"{d.get('load_average', '')} | {d.get('measured_at')} |"
         )
     machines = {json.dumps(e["details"].get("machine"), sort_keys=True) for e in results.values()}
     lines = [_TABLE_START, ""]

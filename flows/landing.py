@@ -52,13 +52,15 @@ create or replace temp table _sluice_stage (
     source_file varchar, line_number bigint, text varchar, raw_line varchar
 )"""
 
+# A field's value and JSON type are the i-th items (1-based) of the lists `field_values` and
+# `field_types`, which _classify extracts from each line with one parse.
 _TYPE_INVALID = {
-    "string": "json_type(text, {path}) <> 'VARCHAR'",
-    "integer": "try_cast(json_extract_string(text, {path}) as bigint) is null",
-    "number": "try_cast(json_extract_string(text, {path}) as double) is null",
-    "boolean": "try_cast(json_extract_string(text, {path}) as boolean) is null",
-    "date": "try_cast(json_extract_string(text, {path}) as date) is null",
-    "timestamp": "try_cast(json_extract_string(text, {path}) as timestamptz) is null",
+    "string": "field_types[{i}] <> 'VARCHAR'",
+    "integer": "try_cast(field_values[{i}] as bigint) is null",
+    "number": "try_cast(field_values[{i}] as double) is null",
+    "boolean": "try_cast(field_values[{i}] as boolean) is null",
+    "date": "try_cast(field_values[{i}] as date) is null",
+    "timestamp": "try_cast(field_values[{i}] as timestamptz) is null",
 }
 
 
@@ -151,7 +153,19 @@ def _land_table(
     reason_sql, params = _reason_expression(table, dt, lateness_days)
     con.execute(
         f"""create or replace temp table _sluice_classified as
-        select *, {reason_sql} as reason from _sluice_stage""",
+        select source_file, line_number, text, raw_line, {reason_sql} as reason
+        from (
+            select *,
+                -- a null document, not a CASE, keeps malformed lines from the parser
+                json_extract_string(if(is_object, text, null), $paths) as field_values,
+                json_type(if(is_object, text, null), $paths) as field_types
+            from (
+                select *,
+                    case when json_valid(text) then json_type(text) = 'OBJECT' else false end
+                        as is_object
+                from _sluice_stage
+            )
+        )""",
         params,
     )
     con.execute(
@@ -290,20 +304,26 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
 def _reason_expression(
     table: LakeTable, dt: date, lateness_days: int
 ) -> tuple[str, dict[str, Any]]:
-    """One CASE expression giving each staged line its quarantine reason (null: it lands)."""
-    params: dict[str, Any] = {}
+    """One CASE expression giving each staged line its quarantine reason (null: it lands).
+
+    It reads the columns _land_table adds to each staged line: is_object, and the lists
+    field_values / field_types of the table's fields in order (bound as $paths).
+    """
+    params: dict[str, Any] = {
+        "paths": ["$." + identifier(r.name, f"{table.name} field") for r in table.fields]
+    }
 
     def bind(value: Any) -> str:
         params[f"p{len(params)}"] = value
         return f"$p{len(params) - 1}"
 
-    paths = {r.name: bind("$." + identifier(r.name, f"{table.name} field")) for r in table.fields}
-    value = {name: f"json_extract_string(text, {path})" for name, path in paths.items()}
+    index = {rule.name: i for i, rule in enumerate(table.fields, start=1)}
+    value = {name: f"field_values[{i}]" for name, i in index.items()}
     whens = [
         ("text is null", "unreadable_line"),
         ("trim(text) = ''", "empty_line"),
         ("not json_valid(text)", "invalid_json"),
-        ("json_type(text) <> 'OBJECT'", "not_an_object"),
+        ("not is_object", "not_an_object"),
     ]
     for rule in table.fields:
         if rule.required_for is None:
@@ -314,7 +334,7 @@ def _reason_expression(
             missing += f" and list_contains({bind(list(rule.required_for))}, {kind})"
         whens.append((missing, f"missing_field:{rule.name}"))
     for rule in table.fields:
-        wrong = _TYPE_INVALID[rule.type].format(path=paths[rule.name])
+        wrong = _TYPE_INVALID[rule.type].format(i=index[rule.name])
         whens.append((f"{value[rule.name]} is not null and {wrong}", f"bad_type:{rule.name}"))
     for rule in (r for r in table.fields if r.accepted):
         outside = f"not list_contains({bind(list(rule.accepted))}, {value[rule.name]})"
