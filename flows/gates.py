@@ -1,9 +1,7 @@
 """Quality gates: each layer's suites validated by Great Expectations on one partition, in SQL.
 
-Holds the one DuckDB shim Sluice needs: GX only keeps a persistent connection for the
-dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, results fetched after the connection
-went back to the pool come back empty and every expectation fails (tests/integration/test_gates.py
-fails if this stops working).
+The same gates run on DuckDB and on BigQuery: what differs (GX's datasource, identifier quoting,
+where failing rows go) is the target's GateWarehouse (flows/gate_warehouse.py).
 """
 
 from __future__ import annotations
@@ -12,15 +10,15 @@ import json
 import logging
 import time as time_module
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-import duckdb
-
+from flows.gate_warehouse import GateWarehouse, gate_warehouse_for
 from flows.ledger import Clock, utc_now
 from flows.project import Project, identifier
 from flows.settings import Settings
@@ -28,19 +26,6 @@ from flows.state_store import StateStore
 from flows.suites import Suite, load_suites, ref_relations
 
 log = logging.getLogger(__name__)
-AUDIT_SCHEMA = "audit"
-_AUDIT_DDL = """
-create table if not exists audit.gate_failures (
-    run_id varchar not null,
-    checked_at timestamp not null,
-    dt date not null,
-    layer varchar not null,
-    suite varchar not null,
-    expectation varchar not null,
-    severity varchar not null,
-    column_name varchar,
-    failing_row json
-)"""
 
 
 @dataclass(frozen=True)
@@ -91,29 +76,6 @@ class GateResult:
         }
 
 
-class _DuckDBDialect:
-    """Stands in GX's persisted-connection list for DuckDB (compares equal to 'duckdb')."""
-
-    value = "duckdb"
-
-    def __eq__(self, other: object) -> bool:
-        return str(getattr(other, "value", other)).lower() == "duckdb"
-
-    def __hash__(self) -> int:
-        return hash("duckdb")
-
-
-def apply_duckdb_shim() -> None:
-    """Make GX keep its DuckDB connection open (idempotent)."""
-    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
-
-    if not any(d == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
-        engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
-            *engine._PERSISTED_CONNECTION_DIALECTS,
-            _DuckDBDialect(),
-        )
-
-
 class Gates:
     """Runs the suites of a layer on one partition and records what failed."""
 
@@ -127,6 +89,11 @@ class Gates:
         self.suites = load_suites(project, settings.project_dir)
         self.refs = ref_relations(project)
         self.flagged = False  # a check failed or warned since the last build_docs()
+
+    @cached_property
+    def warehouse(self) -> GateWarehouse:
+        """Where the batches are read and failing rows written (the target's warehouse)."""
+        return gate_warehouse_for(self.settings)
 
     def start(self) -> float:
         """Start Great Expectations (its import takes seconds); the seconds it took, 0 if it
@@ -143,22 +110,13 @@ class Gates:
     @cached_property
     def _context(self) -> Any:
         import great_expectations as gx
-        from duckdb_engine import ConnectionWrapper
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        apply_duckdb_shim()
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
-        path = str(self.settings.duckdb)
-        # Same configuration as dbt's and landing's connections: DuckDB refuses a second
-        # connection to a file with another configuration in one process.
-        context.data_sources.add_sql(  # type: ignore[call-arg]  # kwargs go to create_engine
-            name="warehouse",
-            connection_string=f"duckdb:///{path}",
-            kwargs={"creator": lambda: ConnectionWrapper(duckdb.connect(path))},
-        )
+        self.warehouse.add_datasource(context, "warehouse")
         return context
 
     def run(
@@ -256,8 +214,10 @@ class Gates:
         )
 
         first, last = (d.isoformat() for d in dates)  # dates, never user text
+        quote = self.warehouse.quote
+        relation = ".".join(quote(part) for part in suite.relation_parts(schema_suffix))
         batch_sql = (
-            f"select * from {suite.relation(schema_suffix)} where {suite.partition_column}"
+            f"select * from {relation} where {quote(suite.partition_column)}"
             f" between cast('{first}' as date) and cast('{last}' as date)"
         )
         params, configs = self._parameters(suite, configs, dt)
@@ -333,7 +293,8 @@ class Gates:
                 if len(history) < int(rule["min_history"]):
                     config["severity"] = "warning"  # too little history to judge: only warn
             if "fresh_after_hours" in sluice:
-                moment = datetime.combine(dt, time()) + timedelta(
+                zone = UTC if self.warehouse.aware_timestamps else None
+                moment = datetime.combine(dt, time(), tzinfo=zone) + timedelta(
                     hours=int(sluice["fresh_after_hours"])
                 )
                 params["fresh_after"] = moment.isoformat(sep=" ")
@@ -360,16 +321,10 @@ class Gates:
         self, config: Any, outcome: dict[str, Any], batch_sql: str
     ) -> list[dict[str, Any]]:
         """All failing rows of a row-level expectation (GX's own lists are capped)."""
-        query = _failing_rows_query(config, outcome, batch_sql)
+        query = _failing_rows_query(config, outcome, batch_sql, self.warehouse.quote)
         if not query:
             return []
-        con = duckdb.connect(str(self.settings.duckdb))
-        try:
-            cursor = con.execute(query)
-            names = [d[0] for d in cursor.description or []]
-            return [dict(zip(names, map(_plain, row), strict=True)) for row in cursor.fetchall()]
-        finally:
-            con.close()
+        return [{k: _plain(v) for k, v in row.items()} for row in self.warehouse.select_rows(query)]
 
     def _record(
         self,
@@ -412,43 +367,39 @@ class Gates:
             for check, rows in failing
             for row in (rows or [{"observed": check.observed}])
         ]
-        if not audit_rows:
-            return
-        warehouse = duckdb.connect(str(self.settings.duckdb))
-        try:
-            warehouse.execute(f"create schema if not exists {AUDIT_SCHEMA}")
-            warehouse.execute(_AUDIT_DDL)
-            warehouse.executemany(
-                "insert into audit.gate_failures values (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows
-            )
-        finally:
-            warehouse.close()
+        if audit_rows:
+            self.warehouse.append_failures(audit_rows)
 
 
 _UNIQUE = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
-def _failing_rows_query(config: Any, outcome: dict[str, Any], batch_sql: str) -> str | None:
-    """SQL for every failing row of the batch (None for a table-level expectation).
+def _failing_rows_query(
+    config: Any, outcome: dict[str, Any], batch_sql: str, quote: Callable[[str], str]
+) -> str | None:
+    """SQL for every failing row of the batch, whole (None for a table-level expectation).
 
     GX's `unexpected_index_query` does not run on a query asset: map expectations inline the
-    batch query without parentheses, uniqueness ones bind `$1` or cross-join the batch.
+    batch query without parentheses (their condition is kept), uniqueness ones bind `$1` or
+    cross-join the batch. The SQL is the same on DuckDB and BigQuery but for `quote` (the
+    warehouse's identifier quotes); whole rows also spare BigQuery GX's repeated column names.
     """
     kwargs = config.kwargs
     if "unexpected_rows_query" in kwargs:
         return str(kwargs["unexpected_rows_query"]).replace("{batch}", f"({batch_sql})")
     if config.type in _UNIQUE:
         columns = kwargs.get("column_list") or [kwargs["column"]]
-        names = ", ".join(f'"{identifier(c, "column")}"' for c in columns)
-        batch = f"({batch_sql}) as batch"
+        names = ", ".join(quote(identifier(c, "column")) for c in columns)
         return (
-            f"select * from {batch} where ({names}) in"
-            f" (select {names} from {batch} group by {names} having count(*) > 1)"
+            f"select batch.* from ({batch_sql}) as batch join"
+            f" (select {names} from ({batch_sql}) as dup group by {names} having count(*) > 1)"
+            f" as dups using ({names})"
         )
     query = outcome.get("unexpected_index_query")
     if not isinstance(query, str):
         return None
-    return query.replace(f"FROM {batch_sql} ", f"FROM ({batch_sql}) AS batch ", 1)
+    _, found, condition = query.partition(f"FROM {batch_sql} ")
+    return f"select batch.* from ({batch_sql}) as batch {condition}" if found else query
 
 
 def _raised(info: Any) -> str:

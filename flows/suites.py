@@ -37,10 +37,21 @@ class Suite:
             if ((e.get("meta") or {}).get("sluice") or {}).get("scope", "window") == scope
         ]
 
-    def relation(self, schema_suffix: str = "") -> str:
-        """The quoted relation, optionally in a suffixed schema (the marts audit copy)."""
-        parts = [self.database, self.schema + schema_suffix, self.table]
-        return ".".join(f'"{identifier(part, "relation part")}"' for part in parts if part)
+    def relation_parts(self, schema_suffix: str = "") -> tuple[str, ...]:
+        """Database, schema (optionally suffixed: the marts audit copy) and table, validated."""
+        schema = identifier(self.schema + schema_suffix, "schema")
+        table = identifier(self.table, "table")
+        return (_database(self.database), schema, table) if self.database else (schema, table)
+
+
+def _database(value: str) -> str:
+    """A DuckDB catalog name (an identifier) or a BigQuery project id, validated."""
+    from flows.bigquery_landing import bigquery_project
+
+    try:
+        return identifier(value, "database")
+    except ProjectError:
+        return bigquery_project(value)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The emulator run: land two lake days into BigQuery, build the project, re-run one day, assert.
 
-Last, the state store is published to the ops dataset twice (flows/bq_check/ops_run.py).
+After the build, every layer's quality gates run on the emulator and on the DuckDB reference
+(flows/bq_check/gates_run.py). Then the state store is published to the ops dataset twice
+(flows/bq_check/ops_run.py); last, a bad row must be blocked by the gates.
 
 The re-run proves the replace strategy: before it, every replace_window model gets a copy of one
 row inside the day's window (which the re-run must remove: the window's partitions are
@@ -20,11 +22,12 @@ import duckdb
 
 from flows.bigquery import bigquery_client
 from flows.bq_check.gaps import Gap, known_gap
+from flows.bq_check.gates_run import check_bad_row_blocked, compare_gates
 from flows.bq_check.ops_run import run_ops_check
 from flows.dbt_runner import DbtProject
 from flows.errors import SluiceError
 from flows.lake import FolderLake
-from flows.project import build_project
+from flows.project import Project, build_project
 from flows.sample_lake import LakeSpec, generate_lake
 from flows.settings import Settings
 from flows.warehouse_landing import landing_for
@@ -82,7 +85,11 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     }
     _dbt(dbt, ["seed"], {}, gaps, report)
     _dbt(dbt, ["build"], {"run_start": str(days[0]), "run_end": str(days[-1])}, gaps, report)
-    _compare_with_duckdb(settings, dbt.manifest, client, days, report)
+    reference, reference_project = _compare_with_duckdb(
+        settings, dbt.manifest, client, days, report
+    )
+    gates, proof = compare_gates(settings, project, reference, reference_project, days)
+    report.proofs.append(proof)
     models = _windowed_models(dbt.manifest)
     _check_publish(dbt, client, models, days, report)
     before = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
@@ -96,6 +103,8 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     after = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     _assert_replaced(before, after, sentinels, report)
     report.proofs.append(run_ops_check(settings, project, client, days, landed_rows))
+    # last: the emulator has no DELETE, so the bad row stays in fct_events
+    report.proofs.append(check_bad_row_blocked(gates, client, days[0]))
     return report
 
 
@@ -202,8 +211,11 @@ def _assert_replaced(
 
 def _compare_with_duckdb(
     settings: Settings, manifest: Any, client: Any, days: list[date], report: EmulatorReport
-) -> None:
-    """Every model's row count on the emulator equals a DuckDB build of the same lake days."""
+) -> tuple[Settings, Project]:
+    """Every model's row count on the emulator equals a DuckDB build of the same lake days.
+
+    Returns the reference's settings and project (the gates are compared on it too).
+    """
     reference = settings.model_copy(
         update={"target": "dev", "duckdb": settings.lake_folder.parent / "reference.duckdb"}
     )
@@ -237,6 +249,7 @@ def _compare_with_duckdb(
         f"row counts of all {len(models)} models equal a DuckDB build of the same lake days"
         f" ({sum(found.values())} rows)"
     )
+    return reference, project
 
 
 def _check_publish(

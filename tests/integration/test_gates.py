@@ -244,7 +244,7 @@ import json, sys
 import duckdb
 import great_expectations as gx
 from duckdb_engine import ConnectionWrapper
-from flows.gates import apply_duckdb_shim
+from flows.gate_warehouse import apply_duckdb_shim
 
 path = sys.argv[1]
 

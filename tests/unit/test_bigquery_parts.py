@@ -1,9 +1,12 @@
-"""The BigQuery parts that need no emulator: gaps list, type names, staged file, target switch."""
+"""The BigQuery parts that need no emulator: gaps list, type names, staged files, target switch,
+the gates' inline dialect."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -33,8 +36,14 @@ def test_a_gap_without_a_reason_is_refused_naming_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("declared", "expected"),
-    [("numeric(28,6)", "numeric"), ("VARCHAR", "string"), ("bigint", "int64"),
-     ("int64", "int64"), ("boolean", "bool"), ("json", "json")],
+    [
+        ("numeric(28,6)", "numeric"),
+        ("VARCHAR", "string"),
+        ("bigint", "int64"),
+        ("int64", "int64"),
+        ("boolean", "bool"),
+        ("json", "json"),
+    ],
 )
 def test_declared_types_are_named_as_the_analyzer_names_them(declared: str, expected: str) -> None:
     assert bigquery_type(declared) == expected
@@ -74,3 +83,86 @@ def test_the_landing_is_chosen_by_the_target(tmp_path: Path) -> None:
     assert landing.client.project == "sluice-check"
     with pytest.raises(ProjectError, match="SLUICE_BQ_ENDPOINT"):
         landing_for(Settings(target="bq_emulator").resolved())
+
+
+# ---- the gates on BigQuery --------------------------------------------------------------------
+
+
+def _gx_like_statement() -> object:
+    import sqlalchemy as sa
+
+    table = sa.table("fct_events", sa.column("event_type"), sa.column("n"), sa.column("d"))
+    return sa.select(sa.func.count()).where(
+        table.c.event_type.not_in(["click", "it's"]),
+        table.c.n >= sa.literal(2),
+        table.c.d == sa.literal(date(2026, 11, 1)),
+    )
+
+
+def test_the_inline_dialect_renders_every_value_into_the_sql() -> None:
+    from sqlalchemy_bigquery.base import BigQueryDialect
+
+    from flows.bigquery_inline import InlineBigQueryDialect
+
+    bound = _gx_like_statement().compile(dialect=BigQueryDialect())  # type: ignore[attr-defined]
+    assert bound.params == {  # what BigQuery's DB-API would send as query parameters
+        "event_type_1": ["click", "it's"],
+        "param_1": 2,
+        "param_2": date(2026, 11, 1),
+    }
+    inline = _gx_like_statement().compile(dialect=InlineBigQueryDialect())  # type: ignore[attr-defined]
+    assert inline.params == {}
+    assert str(inline).split("WHERE ", 1)[1] == (
+        "(`fct_events`.`event_type` NOT IN ('click', \"it's\"))"
+        " AND `fct_events`.`n` >= 2 AND `fct_events`.`d` = DATE '2026-11-01'"
+    )
+    assert InlineBigQueryDialect.supports_statement_cache is False  # values are in the SQL
+
+
+def test_the_gates_warehouse_is_chosen_by_the_target(tmp_path: Path) -> None:
+    from flows.gate_warehouse import BigQueryGateWarehouse, DuckDBGateWarehouse, gate_warehouse_for
+    from flows.settings import Settings
+
+    dev = Settings(target="dev", duckdb=tmp_path / "w.duckdb").resolved()
+    assert gate_warehouse_for(dev) == DuckDBGateWarehouse(tmp_path / "w.duckdb")
+    emulator = Settings(
+        target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"
+    ).resolved()
+    warehouse = gate_warehouse_for(emulator)
+    assert isinstance(warehouse, BigQueryGateWarehouse)
+    assert (warehouse.project, warehouse.client.project) == ("sluice-check", "sluice-check")
+    assert (warehouse.quote("dt"), DuckDBGateWarehouse(tmp_path).quote("dt")) == ("`dt`", '"dt"')
+    assert (warehouse.aware_timestamps, DuckDBGateWarehouse(tmp_path).aware_timestamps) == (
+        True,
+        False,
+    )
+
+
+def test_staged_failing_rows_keep_nulls_dates_and_json_text() -> None:
+    from flows.gate_warehouse import _staged
+
+    row = [
+        "r1",
+        datetime(2026, 11, 1, 6, 30),
+        date(2026, 11, 1),
+        "dwh",
+        "dwh.fct_events",
+        "expect_column_values_to_not_be_null",
+        "critical",
+        None,
+        '{"event_id": null, "x": "a\\nb"}',
+    ]
+    text = _staged([row]).getvalue().decode()
+    assert "\n" not in text.rstrip("\n")  # one line per row: JSON escapes line breaks
+    values = [json.loads(v) for v in next(csv.reader(io.StringIO(text)))]
+    assert values == [
+        "r1",
+        "2026-11-01 06:30:00",
+        "2026-11-01",
+        "dwh",
+        "dwh.fct_events",
+        "expect_column_values_to_not_be_null",
+        "critical",
+        None,
+        row[-1],
+    ]
