@@ -53,6 +53,15 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+@contextmanager
+def _prefect_server() -> Iterator[None]:
+    """A throwaway Prefect API on 127.0.0.1 (as the tests use), under PREFECT_HOME."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
 def _value(value: Any) -> Any:
     """A cell comparable across DuckDB and BigQuery (numbers at the marts' scale, UTC times)."""
     if isinstance(value, bool) or value is None or isinstance(value, int):
@@ -116,8 +125,6 @@ def run_flow_check(
     settings: Settings, reference: Settings, manifest: Any, days: list[date], steps: tuple[str, ...]
 ) -> str:
     """Run `daily` for each day on the emulator, check it, re-run the last day; what it proved."""
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.bigquery import bigquery_client
 
     began = time.perf_counter()
@@ -132,8 +139,9 @@ def run_flow_check(
         "SLUICE_BQ_PROJECT": flow.bq_project, "SLUICE_LAKE": str(flow.lake_folder),
         "SLUICE_STATE": str(flow.state), "SLUICE_DUCKDB": str(flow.duckdb),
         "SLUICE_PROJECT_DIR": str(flow.project_dir), "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_HOME": str(work / "prefect"),
     }
-    with _environment(env), prefect_test_harness(server_startup_timeout=180):
+    with _environment(env), _prefect_server():
         started = time.perf_counter()
         reports = [_daily(day) for day in days]
         flows_seconds = time.perf_counter() - started
