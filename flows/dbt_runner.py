@@ -18,6 +18,14 @@ from flows.settings import Settings
 # run_results.json after every parse and run cost ~0.7 s each (benchmarks/README.md).
 QUIET = ["--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats", "--no-write-json"]
 
+# Vars a target needs at parse and run time (bq_gaps.yml: parameterized_numeric).
+TARGET_VARS: dict[str, dict[str, str]] = {"bq_emulator": {"rate_type": "numeric"}}
+
+
+def target_vars(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The parse vars of the pipeline's dbt projects on settings.target, plus `extra`."""
+    return {**TARGET_VARS.get(settings.target, {}), **(extra or {})}
+
 
 @dataclass(frozen=True)
 class NodeResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from flows.ledger import Attempt
     from flows.partition_state import PlannedDay, StepState
     from flows.pipeline import PartitionRun
+    from flows.settings import Settings
     from flows.workspace import Workspace
 
 
@@ -34,14 +37,17 @@ class LayerSummary:
     seconds: float
 
 
-def layer_rows(con: duckdb.DuckDBPyConnection, ws: Workspace, layer: str) -> int:
+Counter = Callable[[str, str], int]  # rows of (schema, table); 0 when it does not exist
+
+
+def layer_rows(count: Counter, ws: Workspace, layer: str) -> int:
     """Rows now in the tables of a layer (views are not counted)."""
     relations = []
     for node in ws.project.manifest.nodes.values():
         is_table = node.resource_type == "model" and node.config.materialized != "view"
         if is_table and (node.config.meta or {}).get("layer") == layer:
             relations.append((node.schema, node.alias))
-    return sum(_count(con, schema, name) for schema, name in relations)
+    return sum(count(schema, name) for schema, name in relations)
 
 
 def _count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
@@ -57,19 +63,56 @@ def _count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _bigquery_counter(settings: Settings) -> Counter:
+    """Rows of a BigQuery table from its metadata (no query job); 0 when it does not exist."""
+    from google.api_core.exceptions import NotFound
+
+    from flows.bigquery import bigquery_client
+    from flows.bigquery_landing import bigquery_project
+
+    client = bigquery_client(settings)
+    project = bigquery_project(settings.bq_project)
+
+    def count(schema: str, name: str) -> int:
+        table = f"{project}.{identifier(schema, 'schema')}.{identifier(name, 'relation')}"
+        try:
+            return int(client.get_table(table).num_rows or 0)
+        except NotFound:
+            return 0  # not built yet
+
+    return count
+
+
+@contextmanager
+def _counter(settings: Settings) -> Iterator[Counter | None]:
+    """Counting rows in the target's warehouse; None when the DuckDB file does not exist yet."""
+    from flows.bigquery import BIGQUERY_TARGETS
+
+    if settings.target in BIGQUERY_TARGETS:
+        yield _bigquery_counter(settings)
+        return
+    if not settings.duckdb.exists():
+        yield None
+        return
+    con = duckdb.connect(str(settings.duckdb))
+    try:
+        yield lambda schema, name: _count(con, schema, name)
+    finally:
+        con.close()
+
+
 def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
     """Summarize runs per step, counting rows in the warehouse as it is now."""
-    if not ws.settings.duckdb.exists():
-        return [LayerSummary(layer, 0, 0, 0, 0.0) for layer in ws.project.steps]
-    con = duckdb.connect(str(ws.settings.duckdb))
-    try:
+    with _counter(ws.settings) as count:
+        if count is None:
+            return [LayerSummary(layer, 0, 0, 0, 0.0) for layer in ws.project.steps]
         lines = []
         for layer in ws.project.steps:
             done = [a for r in runs for a in r.attempts if a.layer == layer]
             if layer == RAW_LAYER:
-                rows = sum(_count(con, RAW_SCHEMA, t.name) for t in ws.project.lake_tables)
+                rows = sum(count(RAW_SCHEMA, t.name) for t in ws.project.lake_tables)
             else:
-                rows = layer_rows(con, ws, layer)
+                rows = layer_rows(count, ws, layer)
             lines.append(
                 LayerSummary(
                     layer,
@@ -79,8 +122,6 @@ def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:
                     _busy_seconds(done),
                 )
             )
-    finally:
-        con.close()
     return lines
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
-from flows.dbt_runner import DbtProject
+from flows.dbt_runner import DbtProject, target_vars
 from flows.gates import Gates
 from flows.incidents import Incidents
 from flows.lake import Lake, open_lake
@@ -53,7 +53,7 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> Workspace:
         settings = settings or get_settings()
-        dbt = DbtProject(settings)
+        dbt = DbtProject(settings, target_vars(settings))
         store = StateStore(settings.state)
         project = build_project(dbt.manifest, settings.project_dir)
         incidents = open_incidents(settings, store, clock)
@@ -85,7 +85,8 @@ class Workspace:
     @cached_property
     def publishing(self) -> DbtProject:
         """The project parsed for write-audit-publish: published layers build into *_audit."""
-        return DbtProject(self.settings, {"publish_schema_suffix": AUDIT_SUFFIX}, variant="audit")
+        suffix = {"publish_schema_suffix": AUDIT_SUFFIX}
+        return DbtProject(self.settings, target_vars(self.settings, suffix), variant="audit")
 
     @cached_property
     def publish_layers(self) -> frozenset[str]:

@@ -2,7 +2,8 @@
 
 After the build, every layer's quality gates run on the emulator and on the DuckDB reference
 (flows/bq_check/gates_run.py). Then the state store is published to the ops dataset twice
-(flows/bq_check/ops_run.py); last, a bad row must be blocked by the gates.
+(flows/bq_check/ops_run.py), and a bad row must be blocked by the gates. Last, the pipeline's
+`daily` flow runs both days in a project of its own (flows/bq_check/flow_run.py).
 
 The re-run proves the replace strategy: before it, every replace_window model gets a copy of one
 row inside the day's window (which the re-run must remove: the window's partitions are
@@ -21,10 +22,11 @@ from typing import Any
 import duckdb
 
 from flows.bigquery import bigquery_client
+from flows.bq_check.flow_run import run_flow_check
 from flows.bq_check.gaps import Gap, known_gap
 from flows.bq_check.gates_run import check_bad_row_blocked, compare_gates
 from flows.bq_check.ops_run import run_ops_check
-from flows.dbt_runner import DbtProject
+from flows.dbt_runner import TARGET_VARS, DbtProject
 from flows.errors import SluiceError
 from flows.lake import FolderLake
 from flows.project import Project, build_project
@@ -34,7 +36,7 @@ from flows.warehouse_landing import landing_for
 
 FIRST_DAY = date(2026, 11, 1)
 EVENTS_PER_DAY = 300
-EMULATOR_VARS = {"rate_type": "numeric"}  # bq_gaps.yml: parameterized_numeric
+EMULATOR_VARS = TARGET_VARS["bq_emulator"]  # bq_gaps.yml: parameterized_numeric
 OUTSIDE_DAYS = 40  # the outside sentinel's distance from any window
 PUBLISH_SUFFIX = "_copy"
 
@@ -103,8 +105,12 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     after = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     _assert_replaced(before, after, sentinels, report)
     report.proofs.append(run_ops_check(settings, project, client, days, landed_rows))
-    # last: the emulator has no DELETE, so the bad row stays in fct_events
+    # the emulator has no DELETE, so the bad row stays in fct_events
     report.proofs.append(check_bad_row_blocked(gates, client, days[0]))
+    # last, in a BigQuery project of its own: the pipeline's daily flow
+    report.proofs.append(
+        run_flow_check(settings, reference, dbt.manifest, days, project.steps)
+    )
     return report
 
 

@@ -99,3 +99,15 @@ def test_shuffled_order_and_reruns_give_the_same_warehouse(
     run_partitions(ws, [(days[2], None), (days[2], None)])
     assert table_checksums(warehouse) == expected
     assert expected["marts.daily_kpis"][0] > 0
+
+
+def test_the_run_summary_counts_each_layers_tables_on_duckdb(in_order: Path, lake: Path) -> None:
+    from flows.report import summarize
+
+    ws = Workspace.open(settings_for(lake, in_order))
+    counted = {line.layer: line.rows for line in summarize(ws, [])}
+    sums = table_checksums(in_order, ("raw", "marts"))
+    marts = sum(n for table, (n, _) in sums.items() if table.startswith("marts."))
+    raw = sum(n for table, (n, _) in sums.items() if table.startswith("raw."))
+    assert marts > 0 and counted["marts"] == marts
+    assert counted["raw"] == raw - sums["raw.quarantine"][0]  # lake tables, not quarantine

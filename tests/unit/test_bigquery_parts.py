@@ -166,3 +166,31 @@ def test_staged_failing_rows_keep_nulls_dates_and_json_text() -> None:
         None,
         row[-1],
     ]
+
+
+def test_the_pipeline_parses_dbt_with_the_targets_vars(tmp_path: Path) -> None:
+    from flows.dbt_runner import target_vars
+    from flows.settings import Settings
+
+    emulator = Settings(target="bq_emulator", state=tmp_path / "s.sqlite")
+    assert target_vars(emulator) == {"rate_type": "numeric"}  # gap parameterized_numeric
+    assert target_vars(emulator, {"publish_schema_suffix": "_audit"}) == {
+        "rate_type": "numeric",
+        "publish_schema_suffix": "_audit",
+    }
+    for target in ("dev", "bigquery"):  # production keeps dbt_project.yml's numeric(28,6)
+        assert target_vars(Settings(target=target, state=tmp_path / "s.sqlite")) == {}
+
+
+def test_mart_cells_compare_across_duckdb_and_bigquery() -> None:
+    from decimal import Decimal
+
+    from flows.bq_check.flow_run import _normalized
+
+    duck = [(date(2026, 11, 1), Decimal("0.123457"), 3, datetime(2026, 11, 1, 10, 0), None)]
+    utc = datetime.fromisoformat("2026-11-01T10:00:00+00:00")
+    bigquery = [(date(2026, 11, 1), Decimal("0.123456789"), 3, utc, None)]
+    columns = ["d", "rate", "n", "at", "missing"]
+    assert _normalized(columns, duck) == _normalized(columns, bigquery)
+    other = [(date(2026, 11, 1), Decimal("0.123458"), 3, utc, None)]
+    assert _normalized(columns, duck) != _normalized(columns, other)
