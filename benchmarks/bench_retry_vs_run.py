@@ -9,24 +9,13 @@ NAME = "retry_vs_run"
 
 def main() -> None:
     from flows import pipeline
-    from flows.errors import PartitionsFailed
 
     with harness.question(NAME):
         place, dt = harness.main_place(NAME)
-        marker = place.lake / "events" / f"dt={dt.isoformat()}" / "_SUCCESS"
 
         def fail() -> None:
             """An incomplete lake day (no _SUCCESS): the day fails at landing, then is fixed."""
-            hidden = marker.with_name("_SUCCESS.hidden")
-            marker.rename(hidden)
-            try:
-                harness.daily(dt)
-            except PartitionsFailed:
-                pass
-            else:
-                raise AssertionError(f"{dt} did not fail without its _SUCCESS")
-            finally:
-                hidden.rename(marker)
+            harness.fail_at_landing(place, dt)
 
         seconds, reports = harness.side_by_side(
             {"retry": lambda: pipeline.retry_failed(dt, dt), "run": lambda: harness.daily(dt)},

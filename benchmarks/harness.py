@@ -159,6 +159,23 @@ def main_place(name: str) -> tuple[Place, date]:
 # --- running Sluice in this process ---------------------------------------------------------
 
 
+def fail_at_landing(place: Place, dt: date) -> None:
+    """Run lake day dt while its events/_SUCCESS is hidden (landing refuses it), then restore it."""
+    from flows.errors import PartitionsFailed
+
+    marker = place.lake / "events" / f"dt={dt.isoformat()}" / "_SUCCESS"
+    hidden = marker.with_name("_SUCCESS.hidden")
+    marker.rename(hidden)
+    try:
+        daily(dt)
+    except PartitionsFailed:
+        pass
+    else:
+        raise AssertionError(f"{dt} did not fail without its _SUCCESS")
+    finally:
+        hidden.rename(marker)
+
+
 def daily(dt: date) -> Any:
     """The `daily` flow for one lake day (the same flow `sluice run --date` calls)."""
     from flows import pipeline

@@ -22,17 +22,8 @@ from benchmarks import harness
 
 def _failed_then_retry(place: Any, dt: date) -> Callable[[], Any]:
     from flows import pipeline
-    from flows.errors import PartitionsFailed
 
-    marker = place.lake / "events" / f"dt={dt.isoformat()}" / "_SUCCESS"
-    hidden = marker.with_name("_SUCCESS.hidden")
-    marker.rename(hidden)
-    try:
-        harness.daily(dt)
-    except PartitionsFailed:
-        pass
-    finally:
-        hidden.rename(marker)
+    harness.fail_at_landing(place, dt)
     return lambda: pipeline.retry_failed(dt, dt)
 
 
