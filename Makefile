@@ -31,7 +31,16 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --inexact --extra dev --quiet
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install the locked dependencies
+# Prefect's temporary server migrates a new database before it answers, which on a busy machine
+# can outlast its start-up timeout: migrate the project's PREFECT_HOME (data/prefect) ahead.
+PREFECT_DB := data/prefect/prefect.db
+
+$(PREFECT_DB): $(VENV)/.installed
+	mkdir -p $(@D)
+	PREFECT_HOME=$(CURDIR)/data/prefect $(BIN)/prefect server database upgrade -y > /dev/null
+	touch $@
+
+install: $(VENV)/.installed $(PREFECT_DB) ## create .venv, install the locked dependencies, migrate Prefect's database
 
 demo: install ## generate a 7-day sample lake under data/ and run the daily pipeline for each day
 	rm -rf data/lake data/warehouse.duckdb

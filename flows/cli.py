@@ -160,13 +160,24 @@ def _quiet_user_errors() -> None:
             handler.addFilter(user_errors)
 
 
-def _prefer_local_server() -> None:
-    """Use the server of `make serve` when it runs: no temporary server to start per command."""
-    from flows.server import healthy
+def _prefect_api() -> None:
+    """The server of `make serve` when it runs, else Prefect's temporary one, started now.
 
-    local = "http://127.0.0.1:4200/api"
-    if "PREFECT_API_URL" not in os.environ and healthy(local, timeout=0.3):
-        os.environ["PREFECT_API_URL"] = local
+    A first run migrates Prefect's new database before the server answers: say so, since it
+    takes a while (`make install` does it ahead for the project's PREFECT_HOME).
+    """
+    from flows.server import start_temporary_server
+
+    if _prefer_local_server():
+        return
+    home = Path(os.environ["PREFECT_HOME"])
+    if not (home / "prefect.db").exists():
+        print(
+            f"sluice: first run: Prefect's temporary server prepares its database in {home} "
+            "(up to a minute)",
+            file=sys.stderr,
+        )
+    start_temporary_server(home)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -334,6 +345,16 @@ def _check_range(args: argparse.Namespace) -> None:
         check_order(start, end)
 
 
+def _prefer_local_server() -> bool:
+    """Use the server of `make serve` when it runs; whether a Prefect API is now configured."""
+    from flows.server import healthy
+
+    local = "http://127.0.0.1:4200/api"
+    if "PREFECT_API_URL" not in os.environ and healthy(local, timeout=0.3):
+        os.environ["PREFECT_API_URL"] = local
+    return "PREFECT_API_URL" in os.environ
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sluice` console script."""
     apply_offline_defaults()
@@ -359,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _janitor(args)
         if args.command == "backfill" and args.dry_run:
             return _plan(args)
-        _prefer_local_server()
+        _prefect_api()
         return _pipeline(args)
     except SluiceError as exc:
         print(f"sluice: error: {exc}", file=sys.stderr)

@@ -13,6 +13,9 @@ OFFLINE_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_HOME": str(PROJECT_DIR / "data" / "prefect"),
     "PREFECT_LOGGING_LEVEL": "INFO",
+    # Prefect's temporary server migrates a new database before it answers: on a fresh, busy
+    # 2-core machine that outlasts Prefect's default of 20 s (STACK-NOTES, December 2026).
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 

@@ -112,3 +112,26 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def start_temporary_server(home: Path) -> str:
+    """Start Prefect's temporary API server for this process now; its API URL.
+
+    The flows' Prefect client reuses it (one per process). Starting it here, rather than
+    inside the first flow call, turns a server that cannot start into one clear error.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    temporary = SubprocessASGIServer()
+    try:
+        temporary.start()
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SluiceError(
+            f"Prefect's temporary server (PREFECT_HOME={home}) did not start within "
+            f"{timeout} s: {reason[:200]} — run `make install` (it migrates Prefect's database "
+            "ahead), or start a server with `make serve` and run again"
+        ) from exc
+    return str(temporary.api_url)
