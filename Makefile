@@ -65,13 +65,13 @@ SQLFLUFF_FORMAT ?= human
 
 lint: install ## secrets scan, YAML, dbt parse, descriptions, SQL style (sqlfluff), ruff, mypy
 	@mkdir -p $(LINT_DIR)
-	$(BIN)/python -m flows.secrets_scan
+	$(BIN)/python -m tools.secrets_scan
 	$(BIN)/yamllint --strict .
 	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
-	$(BIN)/python -m flows.docs_check --manifest $(LINT_DIR)/manifest.json
+	$(BIN)/python -m tools.docs_check --manifest $(LINT_DIR)/manifest.json
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT)
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT) --config .sqlfluff-rendered
-	$(BIN)/ruff check flows tests benchmarks
+	$(BIN)/ruff check flows tools tests benchmarks
 	$(BIN)/mypy
 
 test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
@@ -102,7 +102,7 @@ $(ZETASQL_VENV)/.installed: Makefile
 bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emulator's and the analyzer's own venvs
 
 bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, the daily flow, ZetaSQL analysis, BigQuery parse
-	$(BIN)/python -m flows.bq_check
+	$(BIN)/python -m tools.bq_check
 
 SOAK_KILLS ?= 20
 SOAK_FUZZ ?= 300
@@ -115,7 +115,7 @@ DOCS_PORT ?= 8080
 
 docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), served on 127.0.0.1
 	$(BIN)/dbt docs generate --profiles-dir . --static
-	-$(BIN)/python -m flows.docs_check --manifest target/manifest.json --catalog target/catalog.json
+	-$(BIN)/python -m tools.docs_check --manifest target/manifest.json --catalog target/catalog.json
 	@echo "static single-file docs: $(CURDIR)/target/static_index.html"
 	$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
@@ -123,7 +123,7 @@ PR_BASE ?= main
 PR_PARENTS ?= sample
 
 pr-check: install ## build and test only what changed since PR_BASE (state:modified+) on a sample lake
-	$(BIN)/python -m flows.pr_check --base $(PR_BASE) --parents $(PR_PARENTS)
+	$(BIN)/python -m tools.pr_check --base $(PR_BASE) --parents $(PR_PARENTS)
 
 browser: ## install Debian's chromium (the docs browser test needs it) if it is missing
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -133,7 +133,7 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 	@chromium --version
 
 schemas: install ## regenerate schemas/incident.v1.json from the Incident model (a unit test compares them)
-	$(BIN)/python -m flows.incidents > schemas/incident.v1.json
+	$(BIN)/python -m flows.alerts.incidents > schemas/incident.v1.json
 
 BENCH_SCALE ?= 0.1
 

@@ -8,8 +8,8 @@ NAME = "landing_lines_per_s"
 
 
 def main() -> None:
-    from flows.landing import connect, land_partition
-    from flows.workspace import Workspace
+    from flows.pipeline.workspace import Workspace
+    from flows.warehouse.duckdb_landing import connect, land_partition
 
     with harness.question(NAME):
         dt = harness.day(7)

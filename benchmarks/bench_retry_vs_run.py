@@ -8,7 +8,7 @@ NAME = "retry_vs_run"
 
 
 def main() -> None:
-    from flows import pipeline
+    from flows.pipeline.runs import flows as pipeline
 
     with harness.question(NAME):
         place, dt = harness.main_place(NAME)

@@ -9,8 +9,8 @@ NAME = "vs_full_refresh"
 
 
 def main() -> None:
-    from flows.project import RAW_LAYER
-    from flows.workspace import Workspace
+    from flows.pipeline.workspace import Workspace
+    from flows.project.manifest import RAW_LAYER
 
     with harness.question(NAME):
         events = harness.scaled(10_000)

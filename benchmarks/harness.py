@@ -77,7 +77,8 @@ def offline_environment() -> None:
 
 def lake(days: int, events_per_day: int, *, start: date = START) -> Path:
     """A generated sample lake, cached under target/bench (the generator is deterministic)."""
-    from flows.sample_lake import LakeSpec, generate_lake
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
 
     path = WORK / "lakes" / f"{start}-{days}d-{events_per_day}e"
     done = path / "_bench_complete"
@@ -178,23 +179,23 @@ def fail_at_landing(place: Place, dt: date) -> None:
 
 def daily(dt: date) -> Any:
     """The `daily` flow for one lake day (the same flow `sluice run --date` calls)."""
-    from flows import pipeline
+    from flows.pipeline.runs import flows as pipeline
 
     return pipeline.daily(dt)
 
 
 def backfill(first: date, last: date, *, force: bool = False) -> Any:
     """The `backfill` flow (the same flow `sluice backfill` calls)."""
-    from flows import pipeline
+    from flows.pipeline.runs import flows as pipeline
 
     return pipeline.backfill(first, last, force=force)
 
 
 def attempts_of(dt: date, run_id: str) -> list[Any]:
     """The ledger's attempts of one lake day in one run (from the active place)."""
-    from flows.ledger import Ledger
     from flows.settings import get_settings
-    from flows.state_store import StateStore
+    from flows.state.ledger import Ledger
+    from flows.state.store import StateStore
 
     ledger = Ledger(StateStore(get_settings().state))
     return [a for a in ledger.attempts(dt, dt) if a.run_id == run_id]
@@ -356,7 +357,7 @@ def prefect_server() -> Iterator[None]:
     """
     import socket
 
-    from flows import server
+    from flows.ops import server
 
     if os.environ.get("PREFECT_API_URL"):
         yield

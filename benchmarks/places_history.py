@@ -15,9 +15,9 @@ def build_range(place: harness.Place, first: date, last: date) -> None:
     gating each day, so a year of history takes minutes; the timed runs are ordinary daily runs.
     """
     from flows.dates import date_range
-    from flows.landing import connect, land_partition
-    from flows.project import RAW_LAYER
-    from flows.workspace import AUDIT_SUFFIX, Workspace
+    from flows.pipeline.workspace import Workspace
+    from flows.project.manifest import RAW_LAYER
+    from flows.warehouse.duckdb_landing import connect, land_partition
 
     began = time.perf_counter()
     ws = Workspace.open(place.activate())
@@ -40,12 +40,7 @@ def build_range(place: harness.Place, first: date, last: date) -> None:
             continue
         if layer in ws.publish_layers:
             ws.publishing.run_layer(layer, first, last, full_refresh=True)
-            ws.publishing.run_operation(
-                "publish_window",
-                first,
-                last,
-                {"from_suffix": AUDIT_SUFFIX, "to_suffix": "", "layer": layer},
-            )
+            ws.publish(layer, first, last)
         else:
             ws.dbt.run_layer(layer, first, last, full_refresh=True)
     harness.log(

@@ -1,14 +1,21 @@
-"""Parsing and validating the partition dates and ranges users pass in."""
+"""Dates: parsing and validating the partition dates and ranges users pass in; the clock."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 from flows.errors import InvalidParameter
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
 
 
 def parse_date(value: str | date, name: str = "date") -> date:

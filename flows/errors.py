@@ -83,6 +83,12 @@ class PartitionsFailed(SluiceError):
         self.report = report
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its class name if it has none): for one-line output."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def transient_text(message: str) -> bool:
     """True when an error message describes contention or a passing I/O or service fault."""
     lowered = message.lower()

@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from flows.errors import InvalidParameter
-from flows.lake_bucket import SCHEME, BucketLocation
+from flows.lake.location import SCHEME, BucketLocation
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "sluice.toml"

@@ -2,7 +2,7 @@
     Custom schemas are used as-is (staging, dwh, marts), not prefixed with the target schema.
     Write-audit-publish: the pipeline parses the project a second time with
     var('publish_schema_suffix') = '_audit', so the marts layer is built into `marts_audit`,
-    checked there, and only then copied into `marts` (macros/publish_window.sql).
+    checked there, and only then copied into `marts` by the pipeline (flows/warehouse/, publish).
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- set suffix = var('publish_schema_suffix', '') or '' -%}

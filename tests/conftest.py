@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flows.offline import apply_offline_defaults
+from flows.cli.environment import apply_offline_defaults
 from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
 
 # Tests never touch the developer's data/: Prefect's home goes to a throwaway folder.
@@ -25,7 +25,8 @@ apply_offline_defaults()
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated lake of DAYS days (read-only for tests: copy it to change it)."""
-    from flows.sample_lake import LakeSpec, generate_lake
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
 
     root = tmp_path_factory.mktemp("lake")
     generate_lake(root, LakeSpec(start=START, days=DAYS, events_per_day=EVENTS_PER_DAY, seed=SEED))
@@ -54,8 +55,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The real dbt project parsed once (lake tables, layers, lateness)."""
-    from flows.dbt_runner import DbtProject
-    from flows.project import build_project
+    from flows.project.dbt_runner import DbtProject
+    from flows.project.manifest import build_project
 
     settings = settings_for(
         tmp_path_factory.mktemp("parse-lake"), tmp_path_factory.mktemp("parse") / "w.duckdb"

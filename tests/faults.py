@@ -22,16 +22,16 @@ from typing import Any
 # (file suffix, qualified name, event): where a kill can land, by the part of the pipeline.
 KILL_POINTS: dict[str, tuple[str, str, str]] = {
     # inside landing's transaction, between two raw tables
-    "landing": ("flows/landing.py", "_land_table", "call"),
+    "landing": ("flows/warehouse/duckdb_landing.py", "_land_table", "call"),
     # every SQL statement dbt sends: model builds, incremental deletes/inserts, publishing
     "dbt statement": ("dbt/adapters/sql/connections.py", "SQLConnectionManager.add_query", "call"),
     # a quality gate validating a suite
-    "gate": ("flows/gates.py", "Gates._validate", "call"),
+    "gate": ("flows/gates/runner.py", "Gates._validate", "call"),
     # ledger writes: before the attempt row exists, and after it closed but before the caller saw
-    "ledger start": ("flows/ledger.py", "Ledger.start", "call"),
-    "ledger finish": ("flows/ledger.py", "Ledger.finish", "return"),
-    # write-audit-publish: the publish_window operation of a published layer
-    "publish": ("flows/dbt_runner.py", "DbtProject.run_operation", "call"),
+    "ledger start": ("flows/state/ledger.py", "Ledger.start", "call"),
+    "ledger finish": ("flows/state/ledger.py", "Ledger.finish", "return"),
+    # write-audit-publish: copying a published layer's windows (publish or restore)
+    "publish": ("flows/warehouse/duckdb_publish.py", "publish_tables", "call"),
 }
 
 _ARMED = """
@@ -39,7 +39,7 @@ import sys
 sys.path.insert(0, {tests_parent!r})
 from tests.faults import arm
 arm({spec!r})
-from flows.cli import main
+from flows.cli.main import main
 code = main({argv!r})
 from tests.faults import write_census
 write_census()

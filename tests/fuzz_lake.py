@@ -311,7 +311,7 @@ def conservation(
     con: duckdb.DuckDBPyConnection, lake: Path, tables: Any, day: date
 ) -> Conservation:
     """Count every record of the day's lake files and where it ended up."""
-    from flows.lake import FolderLake
+    from flows.lake.folder import FolderLake
 
     folder = FolderLake(lake)
     lake_records = sum(

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows import server
+from flows.ops import server
 from flows.settings import PROJECT_DIR
 from tests.support import START, truth
 

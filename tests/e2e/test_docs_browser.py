@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from dbt.cli.main import dbtRunner
 
-from flows.docs_check import missing_descriptions
-from flows.pipeline import run_partitions
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR
-from flows.workspace import Workspace
 from tests.support import lake_days, settings_for
+from tools.docs_check import missing_descriptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 

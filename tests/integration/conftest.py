@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline import run_partitions
-from flows.workspace import Workspace
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
 from tests.support import Build, copy_project, lake_days, settings_at, table_checksums
 
 

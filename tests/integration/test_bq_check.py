@@ -30,9 +30,24 @@ def _inject(model: Path, old: str, new: str) -> None:
 
 def _bq_check(project: Path, work: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flows.bq_check", "--static-only", "--project-dir", str(project),
-         "--work", str(work), "--crucible", str(CRUCIBLE), "--zetasql-python", str(ZETASQL_PYTHON)],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tools.bq_check",
+            "--static-only",
+            "--project-dir",
+            str(project),
+            "--work",
+            str(work),
+            "--crucible",
+            str(CRUCIBLE),
+            "--zetasql-python",
+            str(ZETASQL_PYTHON),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 
@@ -41,11 +56,16 @@ def test_duckdb_only_sql_fails_the_bigquery_check_with_the_model_named(tmp_path:
     shutil.copy2(PROJECT_DIR / "bq_gaps.yml", project / "bq_gaps.yml")
     marts = project / "models" / "marts"
     # `::` casts and strftime run on DuckDB (and on the emulator) but are not GoogleSQL.
-    _inject(marts / "kpi" / "daily_kpis.sql", "count(distinct user_id) as active_users",
-            "count(distinct user_id)::bigint as active_users")
-    _inject(marts / "recommendations" / "recommendation_performance.sql",
-            "        algorithm,\n        slot,\n        event_type\n",
-            "        strftime(event_date, '%Y') as algorithm,\n        slot,\n        event_type\n")
+    _inject(
+        marts / "kpi" / "daily_kpis.sql",
+        "count(distinct user_id) as active_users",
+        "count(distinct user_id)::bigint as active_users",
+    )
+    _inject(
+        marts / "recommendations" / "recommendation_performance.sql",
+        "        algorithm,\n        slot,\n        event_type\n",
+        "        strftime(event_date, '%Y') as algorithm,\n        slot,\n        event_type\n",
+    )
 
     done = _bq_check(project, tmp_path / "work")
 
@@ -61,6 +81,7 @@ def test_duckdb_only_sql_fails_the_bigquery_check_with_the_model_named(tmp_path:
     ), failures
     # the parse stage names the `::` model too; nothing else in the project fails
     assert {re.search(r"model (\w+)", line).group(1) for line in failures} == {  # type: ignore[union-attr]
-        "daily_kpis", "recommendation_performance"
+        "daily_kpis",
+        "recommendation_performance",
     }, failures
     assert "ZetaSQL analyzed" in done.stdout

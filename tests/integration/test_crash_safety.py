@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from flows.ledger import RUNNING, SUCCEEDED
-from flows.partition_state import plan, step_states
-from flows.state_store import StateStore
-from flows.workspace import Workspace
+from flows.pipeline.plan import plan, step_states
+from flows.pipeline.workspace import Workspace
+from flows.state.ledger import Status
+from flows.state.store import StateStore
 from tests.faults import Kill, Outcome, run_cli, schedule
 from tests.support import copy_project, settings_at, table_checksums
 
@@ -86,20 +86,26 @@ def _ok(outcome: Outcome) -> Outcome:
 def _ledger_consistent(state: Path) -> None:
     """Nothing left running, every step's latest attempt succeeded, no lock left behind."""
     store = StateStore(state)
-    assert store.read("select * from partition_attempts where status = :r", {"r": RUNNING}) == []
+    assert (
+        store.read("select * from partition_attempts where status = :r", {"r": Status.RUNNING})
+        == []
+    )
     latest = store.read(
         """select dt, layer, status from partition_attempts a
         where attempt = (select max(attempt) from partition_attempts b
                          where b.dt = a.dt and b.layer = a.layer)"""
     )
-    assert latest and {row["status"] for row in latest} == {SUCCEEDED}, [dict(r) for r in latest]
+    assert latest and {row["status"] for row in latest} == {Status.SUCCEEDED}, [
+        dict(r) for r in latest
+    ]
     assert store.read("select * from partition_locks") == []
 
 
 def test_sigkill_anywhere_then_rerun_gives_the_clean_warehouse(
     api_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from flows.sample_lake import LakeSpec, generate_lake
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
     from tests.support import START
 
     began = time.perf_counter()
@@ -125,7 +131,7 @@ def test_sigkill_anywhere_then_rerun_gives_the_clean_warehouse(
             tally.survived.append(kill)
             ws = ws or Workspace.open(_settings(crashed))
             # the killed process is gone: nothing it held may still look like it is running
-            running = [s for s in step_states(ws, START, last) if s.state == RUNNING]
+            running = [s for s in step_states(ws, START, last) if s.state == Status.RUNNING]
             assert running == [], (kill, running)
         else:  # a run that re-did less than the census run may not reach its n-th point
             _ok(outcome)

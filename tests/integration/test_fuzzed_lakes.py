@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.errors import InputError, SluiceError
-from flows.lake import FolderLake
-from flows.landing import land_partition
+from flows.lake.folder import FolderLake
+from flows.warehouse.duckdb_landing import land_partition
 from tests.fuzz_lake import CASES, conservation, events_dir, random_lines, read_events, write_events
 from tests.support import START, copy_project, table_checksums
 
@@ -58,7 +58,8 @@ def _count(counted: Any) -> None:
 @pytest.fixture(scope="module")
 def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small lake day (read-only: each case copies it)."""
-    from flows.sample_lake import LakeSpec, generate_lake
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
 
     root = tmp_path_factory.mktemp("fuzz-base") / "lake"
     generate_lake(root, LakeSpec(start=START, days=1, events_per_day=200, seed=3))
@@ -155,7 +156,7 @@ def test_the_cli_reports_a_damaged_partition_in_one_line(
     clean_env: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flows.cli import main
+    from flows.cli.main import main
 
     lake = tmp_path / "lake"
     shutil.copytree(small_lake, lake)

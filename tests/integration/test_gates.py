@@ -24,14 +24,14 @@ import duckdb
 import pytest
 
 from flows.errors import PartitionsFailed
-from flows.ledger import BLOCKED, SUCCEEDED, Attempt, Ledger
-from flows.partition_state import PlannedDay, plan
-from flows.pipeline import run_partitions
-from flows.project import RAW_LAYER
-from flows.run_report import page_path
+from flows.pipeline.plan import PlannedDay, plan
+from flows.pipeline.run_report import page_path
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
+from flows.project.manifest import RAW_LAYER
 from flows.settings import PROJECT_DIR
-from flows.state_store import StateStore
-from flows.workspace import Workspace
+from flows.state.ledger import Attempt, Ledger, Status
+from flows.state.store import StateStore
 from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -195,7 +195,7 @@ def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
 
     attempts = Ledger(StateStore(clean.settings.state)).attempts()
     assert sorted((a.dt, a.layer, a.attempt, a.status) for a in attempts) == sorted(
-        (day, layer, 1, SUCCEEDED) for day in DAYS for layer in LAYERS
+        (day, layer, 1, Status.SUCCEEDED) for day in DAYS for layer in LAYERS
     )
     for attempt in attempts:
         gate = {"checks": checks[attempt.layer], "blocking": [], "warnings": []}
@@ -244,7 +244,7 @@ import json, sys
 import duckdb
 import great_expectations as gx
 from duckdb_engine import ConnectionWrapper
-from flows.gate_warehouse import apply_duckdb_shim
+from flows.warehouse.duckdb_warehouse import apply_duckdb_shim
 
 path = sys.argv[1]
 
@@ -376,11 +376,11 @@ def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
     assert [(r.dt, r.succeeded) for r in report.runs] == [(day, False) for day in DAYS[1:]]
     latest = ws.ledger.latest()
     expected: dict[tuple[date, str], tuple[str, str | None]] = {
-        (day, layer): (SUCCEEDED, None) for day in DAYS for layer in LAYERS
+        (day, layer): (Status.SUCCEEDED, None) for day in DAYS for layer in LAYERS
     }
-    expected[bad_day, "marts"] = (BLOCKED, "GateFailed")
+    expected[bad_day, "marts"] = (Status.BLOCKED, "GateFailed")
     for day in later:  # their windows [D-3, D+3] include bad_day
-        expected[day, "marts"] = (BLOCKED, "WindowBlocked")
+        expected[day, "marts"] = (Status.BLOCKED, "WindowBlocked")
     assert {key: (a.status, a.error_class) for key, a in latest.items()} == expected
     for day in later:
         message = latest[day, "marts"].error_message or ""
@@ -432,10 +432,12 @@ def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
     kpis.write_text(original)  # the repair
     ws = Workspace.open(settings)
     planned = plan(ws, DAYS[0], DAYS[-1], only_failed=True)
-    assert planned == [PlannedDay(day, "marts", BLOCKED) for day in DAYS[1:]]
+    assert planned == [PlannedDay(day, "marts", Status.BLOCKED) for day in DAYS[1:]]
     retry = run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
     assert retry.failed == []
-    assert this_run(ws, retry.run_id) == [(day, "marts", 2, SUCCEEDED, None) for day in DAYS[1:]]
+    assert this_run(ws, retry.run_id) == [
+        (day, "marts", 2, Status.SUCCEEDED, None) for day in DAYS[1:]
+    ]
     assert table_checksums(warehouse) == clean.checksums
     assert schema_checksums(warehouse, "marts_audit") == schema_checksums(warehouse, "marts")
     assert len(audit_failures(warehouse)) == 3  # the retry's gates passed
@@ -464,7 +466,7 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
 
     report = failed_run(ws, [(day, None)])
     blocked = ws.ledger.latest()[day, "marts"]
-    assert (blocked.status, blocked.error_class) == (BLOCKED, "GateFailed")
+    assert (blocked.status, blocked.error_class) == (Status.BLOCKED, "GateFailed")
     failures = audit_failures(warehouse)
     assert len(failures) == 3  # one per platform, all of the earlier date
     assert {(f[0], f[1], f[3], f[-1]["event_date"]) for f in failures} == {
@@ -490,7 +492,7 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
     kpis.write_text(original)  # the repair
     ws = Workspace.open(settings)
     retry = run_partitions(ws, [(day, "marts")])
-    assert this_run(ws, retry.run_id) == [(day, "marts", 2, SUCCEEDED, None)]
+    assert this_run(ws, retry.run_id) == [(day, "marts", 2, Status.SUCCEEDED, None)]
     assert schema_checksums(warehouse, "marts_audit") == schema_checksums(warehouse, "marts")
     assert schema_checksums(warehouse, "marts") != published  # day's KPIs are published now
 
@@ -509,7 +511,7 @@ def test_a_duplicate_key_in_the_dwh_is_blocked_and_stops_the_marts(
     ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
 
     report = failed_run(ws, [(bad_day, "dwh")])
-    assert this_run(ws, report.run_id) == [(bad_day, "dwh", 2, BLOCKED, "GateFailed")]
+    assert this_run(ws, report.run_id) == [(bad_day, "dwh", 2, Status.BLOCKED, "GateFailed")]
 
     duplicated = dict(
         query(
@@ -543,7 +545,7 @@ def test_a_duplicate_key_in_the_dwh_is_blocked_and_stops_the_marts(
     assert schema_checksums(warehouse, "marts") == schema_checksums(clean.settings.duckdb, "marts")
 
     again = failed_run(ws, [(bad_day, "dwh")])  # history is kept, not overwritten
-    assert this_run(ws, again.run_id) == [(bad_day, "dwh", 3, BLOCKED, "GateFailed")]
+    assert this_run(ws, again.run_id) == [(bad_day, "dwh", 3, Status.BLOCKED, "GateFailed")]
     kept = audit_failures(warehouse)
     assert Counter(f[0] for f in kept) == {report.run_id: bad_rows, again.run_id: bad_rows}
     assert sorted(map(str, [f for f in kept if f[0] == report.run_id])) == sorted(
@@ -564,7 +566,7 @@ def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: P
     assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(bad_day, "raw", "stale")]
 
     report = failed_run(ws, [(bad_day, "raw")])
-    assert this_run(ws, report.run_id) == [(bad_day, "raw", 2, BLOCKED, "GateFailed")]
+    assert this_run(ws, report.run_id) == [(bad_day, "raw", 2, Status.BLOCKED, "GateFailed")]
     [(landed,)] = query(warehouse, "select count(*) from raw.events where dt = $d", {"d": bad_day})
     history = [
         int(r.row_count or 0)
@@ -614,7 +616,7 @@ def test_with_too_little_history_a_volume_drop_only_warns(clean: Build, tmp_path
     )
     latest = ws.ledger.latest()
     assert {key: a.status for key, a in latest.items()} == {
-        (day, layer): SUCCEEDED for day in (DAYS[0], small_day) for layer in LAYERS
+        (day, layer): Status.SUCCEEDED for day in (DAYS[0], small_day) for layer in LAYERS
     }
     assert latest[small_day, "raw"].details["gate"]["warnings"] == [
         f"raw.events {VOLUME} (observed {landed}, 0 bad rows)"

@@ -24,13 +24,13 @@ import duckdb
 import jsonschema
 import pytest
 
-from flows import watchdog
 from flows.errors import PartitionsFailed
-from flows.ledger import FAILED, SUCCEEDED
-from flows.pipeline import run_partitions
-from flows.run_report import page_path
+from flows.ops import watchdog
+from flows.pipeline.run_report import page_path
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, EmailSink, NotifySettings, Settings
-from flows.workspace import Workspace
+from flows.state.ledger import Status as StepStatus
 from tests.integration.receivers import (
     HttpReceiver,
     attachment,
@@ -190,7 +190,9 @@ def test_a_failed_step_notifies_once_and_resolves_once_after_repair(
     first = raised.value.report
     assert [r.dt for r in first.failed] == [bad_day]
     batch = [a for a in ws.ledger.attempts() if a.run_id == first.run_id and a.layer == "dwh"]
-    assert [a.status for a in batch].count(FAILED) == len(DAYS) + 1  # 5 in the batch, then 1
+    assert [a.status for a in batch].count(StepStatus.FAILED) == len(
+        DAYS
+    ) + 1  # 5 in the batch, then 1
 
     (opened,) = sinks.all_agree()
     assert incident_fields(opened) == (
@@ -217,7 +219,7 @@ def test_a_failed_step_notifies_once_and_resolves_once_after_repair(
     ws = Workspace.open(settings)
     repaired = run_partitions(ws, [(bad_day, "dwh")])
     assert repaired.failed == []
-    assert ws.ledger.latest()[bad_day, "marts"].status == SUCCEEDED
+    assert ws.ledger.latest()[bad_day, "marts"].status == StepStatus.SUCCEEDED
     hooks = sinks.all_agree()
     assert len(hooks) == 2
     resolved = hooks[1]
@@ -399,9 +401,9 @@ def test_a_sink_that_is_down_does_not_fail_the_pipeline(
 def test_the_incidents_command_lists_them_as_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: pytest.MonkeyPatch
 ) -> None:
-    from flows.cli import main
-    from flows.incidents import Incidents, Kind, Problem, Severity
-    from flows.state_store import StateStore
+    from flows.alerts.incidents import Incidents, Kind, Problem, Severity
+    from flows.cli.main import main
+    from flows.state.store import StateStore
 
     state = tmp_path / "state.sqlite"
     incidents = Incidents(StateStore(state))
@@ -438,10 +440,10 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
         FlowRunFilterId,
     )
 
-    from flows import janitor
-    from flows.incidents import Incidents, Kind, Problem, Severity
+    from flows.alerts.incidents import Incidents, Kind, Problem, Severity
+    from flows.ops import janitor
     from flows.settings import RetentionSettings
-    from flows.state_store import StateStore
+    from flows.state.store import StateStore
     from tests.support import table_checksums
 
     now = datetime(2027, 6, 1, tzinfo=UTC)
@@ -578,7 +580,7 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
     snapshot: Path, lake: Path, sinks: Sinks, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     from flows.errors import PartitionIncomplete
-    from flows.pipeline import daily
+    from flows.pipeline.flows import daily
 
     incoming = tmp_path / "lake"
     incoming.mkdir()  # nothing delivered yet
@@ -622,7 +624,7 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.run_report import ARTIFACT_KEY
+    from flows.pipeline.run_report import ARTIFACT_KEY
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(

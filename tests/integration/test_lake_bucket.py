@@ -17,14 +17,17 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.bq_check.emulator import free_port
 from flows.errors import InvalidParameter, PartitionIncomplete
-from flows.lake import FolderLake, Lake, fingerprint, last_complete_day, open_lake
-from flows.lake_bucket import BucketLake
-from flows.landing import land_partition
-from flows.sample_lake import LakeSpec, generate_lake
+from flows.lake.bucket import BucketLake
+from flows.lake.folder import FolderLake
+from flows.lake.layout import Lake, fingerprint, last_complete_day
+from flows.lake.opener import open_lake
+from flows.sample.lake import generate_lake
+from flows.sample.spec import LakeSpec
 from flows.settings import Settings
+from flows.warehouse.duckdb_landing import land_partition
 from tests.support import table_checksums, truth
+from tools.bq_check.emulator import free_port
 
 START = date(2026, 11, 1)
 DAYS = [START, START + timedelta(days=1)]

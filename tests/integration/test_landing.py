@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from flows.errors import PartitionIncomplete, UnreadableFile
-from flows.lake import FolderLake
-from flows.landing import land_partition
+from flows.lake.folder import FolderLake
+from flows.warehouse.duckdb_landing import land_partition
 from tests.support import START, lake_days, table_checksums, truth
 
 

@@ -19,15 +19,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from flows.errors import PartitionsFailed
-from flows.ledger import FAILED, SUCCEEDED
-from flows.locks import Holder, Locks
-from flows.partition_state import PlannedDay, plan, step_states
-from flows.pipeline import run_partitions
+from flows.pipeline.plan import PlannedDay, plan, step_states
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, Settings
-from flows.state_store import StateStore
-from flows.workspace import Workspace
+from flows.state.ledger import Status
+from flows.state.locks import Holder, Locks
+from flows.state.store import StateStore
 from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -137,11 +137,11 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
 
     latest = ws.ledger.latest()
     expected: dict[tuple[date, str], tuple[int, str, str | None]] = {
-        (day, layer): (2 if layer == "dwh" else 1, SUCCEEDED, None)
+        (day, layer): (2 if layer == "dwh" else 1, Status.SUCCEEDED, None)
         for day in DAYS
         for layer in LAYERS
     }
-    expected[DAY3, "dwh"] = (2, FAILED, "StepFailed")
+    expected[DAY3, "dwh"] = (2, Status.FAILED, "StepFailed")
     del expected[DAY3, "marts"]  # never attempted after dwh failed
     assert {key: (a.attempt, a.status, a.error_class) for key, a in latest.items()} == expected
     assert {a.run_id for a in latest.values()} == {first.run_id}
@@ -150,7 +150,7 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     assert f"injected failure for {DAY3}" in message
     # 5 landings, the 5-day dwh batch that failed, 5 dwh days one by one, 4 marts: no retries
     batch = [a for a in ws.ledger.attempts() if a.layer == "dwh" and a.attempt == 1]
-    assert [(a.status, a.error_class) for a in batch] == [(FAILED, "StepFailed")] * 5
+    assert [(a.status, a.error_class) for a in batch] == [(Status.FAILED, "StepFailed")] * 5
     assert len(ws.ledger.attempts()) == 19
     # A table model is rebuilt by every run: the last successful dwh run was the last day's.
     events = clean.checksums["dwh.fct_events"][0]
@@ -170,7 +170,7 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     after = ws.ledger.attempts()
     assert [a for a in after if a.run_id == first.run_id] == before
     added = [(a.dt, a.layer, a.attempt, a.status) for a in after if a.run_id == second.run_id]
-    assert added == [(DAY3, "dwh", 3, SUCCEEDED), (DAY3, "marts", 1, SUCCEEDED)]
+    assert added == [(DAY3, "dwh", 3, Status.SUCCEEDED), (DAY3, "marts", 1, Status.SUCCEEDED)]
     retried = ws.ledger.latest()[DAY3, "dwh"]
     assert retried.code_version == ws.project.code_version("dwh")
     assert retried.code_version != latest[DAY3, "dwh"].code_version
@@ -258,8 +258,8 @@ def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> Refus
     state = copy_state(clean.settings.state, folder / "state.sqlite")
     settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
     ws = Workspace.open(settings)
-    assert ws.warehouse_lock is not None
-    holder = Locks(StateStore(state), pid=os.getpid()).acquire(ws.warehouse_lock, "other-run-7")
+    assert ws.warehouse.lock_key is not None
+    holder = Locks(StateStore(state), pid=os.getpid()).acquire(ws.warehouse.lock_key, "other-run-7")
     before = _warehouse_and_ledger(warehouse, ws)
     api_url = PREFECT_API_URL.value()
     assert api_url  # the session's throwaway server: the CLI need not start its own
@@ -288,7 +288,7 @@ def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> Refus
         done.stderr,
         before,
         _warehouse_and_ledger(warehouse, ws),
-        ws.locks.holder(ws.warehouse_lock),
+        ws.locks.holder(ws.warehouse.lock_key),
     )
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.pipeline import run_partitions
-from flows.workspace import Workspace
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
 from tests.support import lake_days, settings_for, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -102,7 +102,7 @@ def test_shuffled_order_and_reruns_give_the_same_warehouse(
 
 
 def test_the_run_summary_counts_each_layers_tables_on_duckdb(in_order: Path, lake: Path) -> None:
-    from flows.report import summarize
+    from flows.pipeline.summary import summarize
 
     ws = Workspace.open(settings_for(lake, in_order))
     counted = {line.layer: line.rows for line in summarize(ws, [])}

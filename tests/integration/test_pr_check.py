@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.pr_check import Layout, build_state, run_check, selected
 from flows.settings import PROJECT_DIR
+from tools.pr_check import Layout, build_state, run_check, selected
 
 COPIED = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests/dbt")
 KPIS = "models/marts/kpi/daily_kpis.sql"

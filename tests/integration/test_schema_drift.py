@@ -16,12 +16,12 @@ import duckdb
 import pytest
 
 from flows.errors import PartitionsFailed
-from flows.lake import FolderLake
-from flows.landing import land_partition
-from flows.ledger import FAILED, SUCCEEDED
-from flows.partition_state import plan
-from flows.pipeline import run_partitions
-from flows.workspace import Workspace
+from flows.lake.folder import FolderLake
+from flows.pipeline.plan import plan
+from flows.pipeline.runs import run_partitions
+from flows.pipeline.workspace import Workspace
+from flows.state.ledger import Status
+from flows.warehouse.duckdb_landing import land_partition
 from tests.fuzz_lake import dump_dir, events_dir
 from tests.support import START, copy_project, settings_at, table_checksums
 
@@ -50,7 +50,8 @@ def _add_field(lake: Path, day: Any, name: str) -> int:
 
 @pytest.fixture(scope="module")
 def drift_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from flows.sample_lake import LakeSpec, generate_lake
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
 
     root = tmp_path_factory.mktemp("drift") / "lake"
     generate_lake(root, LakeSpec(start=START, days=2, events_per_day=200, seed=9))
@@ -137,7 +138,7 @@ def test_a_column_outside_the_contract_stops_the_partition_then_retry_accepts_it
     with pytest.raises(PartitionsFailed):
         run_partitions(ws, [(DAY2, None)])
     failed = ws.ledger.latest(DAY2, DAY2)[(DAY2, "dwh")]
-    assert failed.status == FAILED
+    assert failed.status == Status.FAILED
     assert "fct_events" in (failed.error_message or "")
     assert "referrer" in (failed.error_message or "")
     # the failed model and everything downstream of it are as they were before the run
@@ -148,7 +149,7 @@ def test_a_column_outside_the_contract_stops_the_partition_then_retry_accepts_it
     todo = plan(ws, START, DAY2, only_failed=True)
     assert [(p.dt, p.from_layer) for p in todo] == [(DAY2, "dwh")]
     run_partitions(ws, [(p.dt, p.from_layer) for p in todo])
-    assert ws.ledger.latest(DAY2, DAY2)[(DAY2, "dwh")].status == SUCCEEDED
+    assert ws.ledger.latest(DAY2, DAY2)[(DAY2, "dwh")].status == Status.SUCCEEDED
     con = duckdb.connect(str(warehouse))  # this process already holds it open
     try:
         by_day = dict(

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.bigquery_landing import _csv, bigquery_project
-from flows.bq_check.gaps import known_gap, load_gaps
-from flows.bq_check.semantic import bigquery_type
 from flows.errors import ProjectError, StepFailed
+from flows.project.identifiers import project_id
 from flows.settings import PROJECT_DIR
+from flows.warehouse.bigquery_landing import _csv
+from tools.bq_check.gaps import known_gap, load_gaps
+from tools.bq_check.semantic import bigquery_type
 
 
 def test_the_committed_gaps_list_loads_and_matches_emulator_errors() -> None:
@@ -62,27 +63,32 @@ def test_a_line_break_in_a_staged_value_is_refused() -> None:
 
 
 def test_project_ids_are_validated() -> None:
-    assert bigquery_project("sluice-check") == "sluice-check"
-    with pytest.raises(ProjectError, match="not a GCP project id"):
-        bigquery_project("x`; drop")
+    assert project_id("sluice-check") == "sluice-check"
+    with pytest.raises(ProjectError, match="not a BigQuery project id"):
+        project_id("x`; drop")
 
 
-def test_the_landing_is_chosen_by_the_target(tmp_path: Path) -> None:
-    from flows.bigquery_landing import BigQueryLanding
+def test_one_warehouse_object_is_chosen_by_the_target(tmp_path: Path) -> None:
     from flows.settings import Settings
-    from flows.warehouse_landing import DuckDBLanding, landing_for
+    from flows.warehouse.bigquery_warehouse import BigQueryWarehouse
+    from flows.warehouse.choose import warehouse_for
+    from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    dev = Settings(target="dev", duckdb=tmp_path / "w.duckdb").resolved()
-    assert landing_for(dev) == DuckDBLanding(tmp_path / "w.duckdb")
-    emulator = Settings(
-        target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"
-    ).resolved()
-    landing = landing_for(emulator)
-    assert isinstance(landing, BigQueryLanding)
-    assert landing.project == "sluice-check"
-    assert landing.client.project == "sluice-check"
+    dev = warehouse_for(Settings(target="dev", duckdb=tmp_path / "w.duckdb").resolved())
+    assert isinstance(dev, DuckDBWarehouse)
+    assert (dev.path, dev.lock_key) == (tmp_path / "w.duckdb", f"warehouse:{tmp_path / 'w.duckdb'}")
+    assert (dev.concurrent_writers, dev.aware_timestamps, dev.quote("dt")) == (False, False, '"dt"')
+    emulator = warehouse_for(
+        Settings(
+            target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"
+        ).resolved()
+    )
+    assert isinstance(emulator, BigQueryWarehouse)
+    assert (emulator.project, emulator.client.project) == ("sluice-check", "sluice-check")
+    assert (emulator.lock_key, emulator.concurrent_writers) == (None, True)
+    assert (emulator.aware_timestamps, emulator.quote("dt")) == (True, "`dt`")
     with pytest.raises(ProjectError, match="SLUICE_BQ_ENDPOINT"):
-        landing_for(Settings(target="bq_emulator").resolved())
+        _ = warehouse_for(Settings(target="bq_emulator").resolved()).client
 
 
 # ---- the gates on BigQuery --------------------------------------------------------------------
@@ -102,7 +108,7 @@ def _gx_like_statement() -> object:
 def test_the_inline_dialect_renders_every_value_into_the_sql() -> None:
     from sqlalchemy_bigquery.base import BigQueryDialect
 
-    from flows.bigquery_inline import InlineBigQueryDialect
+    from flows.warehouse.bigquery_inline import InlineBigQueryDialect
 
     bound = _gx_like_statement().compile(dialect=BigQueryDialect())  # type: ignore[attr-defined]
     assert bound.params == {  # what BigQuery's DB-API would send as query parameters
@@ -119,27 +125,8 @@ def test_the_inline_dialect_renders_every_value_into_the_sql() -> None:
     assert InlineBigQueryDialect.supports_statement_cache is False  # values are in the SQL
 
 
-def test_the_gates_warehouse_is_chosen_by_the_target(tmp_path: Path) -> None:
-    from flows.gate_warehouse import BigQueryGateWarehouse, DuckDBGateWarehouse, gate_warehouse_for
-    from flows.settings import Settings
-
-    dev = Settings(target="dev", duckdb=tmp_path / "w.duckdb").resolved()
-    assert gate_warehouse_for(dev) == DuckDBGateWarehouse(tmp_path / "w.duckdb")
-    emulator = Settings(
-        target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"
-    ).resolved()
-    warehouse = gate_warehouse_for(emulator)
-    assert isinstance(warehouse, BigQueryGateWarehouse)
-    assert (warehouse.project, warehouse.client.project) == ("sluice-check", "sluice-check")
-    assert (warehouse.quote("dt"), DuckDBGateWarehouse(tmp_path).quote("dt")) == ("`dt`", '"dt"')
-    assert (warehouse.aware_timestamps, DuckDBGateWarehouse(tmp_path).aware_timestamps) == (
-        True,
-        False,
-    )
-
-
 def test_staged_failing_rows_keep_nulls_dates_and_json_text() -> None:
-    from flows.gate_warehouse import _staged
+    from flows.warehouse.bigquery_warehouse import _staged
 
     row = [
         "r1",
@@ -168,24 +155,21 @@ def test_staged_failing_rows_keep_nulls_dates_and_json_text() -> None:
     ]
 
 
-def test_the_pipeline_parses_dbt_with_the_targets_vars(tmp_path: Path) -> None:
-    from flows.dbt_runner import target_vars
+def test_the_pipeline_parses_dbt_with_the_warehouses_vars(tmp_path: Path) -> None:
     from flows.settings import Settings
+    from flows.warehouse.choose import warehouse_for
 
     emulator = Settings(target="bq_emulator", state=tmp_path / "s.sqlite")
-    assert target_vars(emulator) == {"rate_type": "numeric"}  # gap parameterized_numeric
-    assert target_vars(emulator, {"publish_schema_suffix": "_audit"}) == {
-        "rate_type": "numeric",
-        "publish_schema_suffix": "_audit",
-    }
+    assert warehouse_for(emulator).dbt_vars == {"rate_type": "numeric"}  # parameterized_numeric
     for target in ("dev", "bigquery"):  # production keeps dbt_project.yml's numeric(28,6)
-        assert target_vars(Settings(target=target, state=tmp_path / "s.sqlite")) == {}
+        settings = Settings(target=target, state=tmp_path / "s.sqlite")  # type: ignore[arg-type]
+        assert warehouse_for(settings).dbt_vars == {}
 
 
 def test_mart_cells_compare_across_duckdb_and_bigquery() -> None:
     from decimal import Decimal
 
-    from flows.bq_check.flow_run import _normalized
+    from tools.bq_check.flow_run import _normalized
 
     duck = [(date(2026, 11, 1), Decimal("0.123457"), 3, datetime(2026, 11, 1, 10, 0), None)]
     utc = datetime.fromisoformat("2026-11-01T10:00:00+00:00")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import build_parser, main
+from flows.cli.main import build_parser, main
 from flows.dates import date_range, parse_date
 from flows.errors import InputError, InvalidParameter
-from flows.sample_truth import DUMP_TABLES
+from flows.sample.truth import DUMP_TABLES
 
 NOV_1 = date(2026, 11, 1)
 
@@ -265,7 +265,7 @@ def test_hostile_dates_are_refused_by_the_parser(
 )
 def test_identifiers_for_sql_are_whitelisted(name: str) -> None:
     from flows.errors import ProjectError
-    from flows.project import identifier
+    from flows.project.identifiers import identifier
 
     with pytest.raises(ProjectError, match="is not a lowercase identifier"):
         identifier(name, "raw table")

@@ -10,8 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flows.errors import InvalidParameter, ProjectError
-from flows.incidents import (
+from flows.alerts.incidents import (
     Incident,
     Incidents,
     Kind,
@@ -21,11 +20,13 @@ from flows.incidents import (
     attempt_problem,
     incident_schema,
 )
-from flows.ledger import BLOCKED, FAILED, Attempt
-from flows.notifier import Notifier, signature
-from flows.project import parse_deadline
+from flows.alerts.notifier import Notifier, signature
+from flows.errors import InvalidParameter, ProjectError
+from flows.project.deadlines import parse_deadline
 from flows.settings import PROJECT_DIR, NotifySettings, Secrets, Settings, get_settings
-from flows.state_store import StateStore
+from flows.state.ledger import Attempt
+from flows.state.ledger import Status as StepStatus
+from flows.state.store import StateStore
 
 SCHEMA_FILE = PROJECT_DIR / "schemas" / "incident.v1.json"
 DAY = date(2026, 11, 3)
@@ -129,7 +130,9 @@ def test_failed_attempts_name_what_failed_and_consequences_open_nothing() -> Non
 
     failed = attempt_problem(
         attempt(
-            FAILED, "StepFailed", "dbt layer dwh failed for partition 2026-11-03: fct_events: x"
+            StepStatus.FAILED,
+            "StepFailed",
+            "dbt layer dwh failed for partition 2026-11-03: fct_events: x",
         ),
         names,
     )
@@ -140,13 +143,15 @@ def test_failed_attempts_name_what_failed_and_consequences_open_nothing() -> Non
         "fct_events",
         "dwh",
     )
-    transient = attempt_problem(attempt(FAILED, "TransientStepFailure", "IO: timed out"), names)
+    transient = attempt_problem(
+        attempt(StepStatus.FAILED, "TransientStepFailure", "IO: timed out"), names
+    )
     assert transient is not None and transient.severity == Severity.WARNING
     blocking = [
         "dwh.fct_events.event_id expect_column_values_to_be_unique (observed None, 400 bad rows)",
         "dwh.fct_events expect_table_row_count_to_be_between (observed 10, 0 bad rows)",
     ]
-    gate = attempt_problem(attempt(BLOCKED, "GateFailed", "; ".join(blocking), gate={
+    gate = attempt_problem(attempt(StepStatus.BLOCKED, "GateFailed", "; ".join(blocking), gate={
         "blocking": blocking}), names)  # fmt: skip
     assert gate is not None and gate.kind == Kind.GATE_BLOCKED
     assert gate.what == (
@@ -154,9 +159,15 @@ def test_failed_attempts_name_what_failed_and_consequences_open_nothing() -> Non
         "dwh.fct_events.event_id expect_column_values_to_be_unique"
     )
     for consequence in (
-        attempt(BLOCKED, "WindowBlocked", "the window of 2026-11-03 includes 2026-11-02"),
-        attempt(FAILED, "NotPublished", "checked, but not published"),
-        attempt(FAILED, "StepFailed", "dbt layer dwh failed for partition 2026-11-01..2026-11-05"),
+        attempt(
+            StepStatus.BLOCKED, "WindowBlocked", "the window of 2026-11-03 includes 2026-11-02"
+        ),
+        attempt(StepStatus.FAILED, "NotPublished", "checked, but not published"),
+        attempt(
+            StepStatus.FAILED,
+            "StepFailed",
+            "dbt layer dwh failed for partition 2026-11-01..2026-11-05",
+        ),
     ):
         assert attempt_problem(consequence, names) is None
 

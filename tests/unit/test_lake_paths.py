@@ -11,9 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from flows.errors import InvalidParameter
-from flows.lake import FolderLake
-from flows.lake_bucket import BucketLocation, safe_segment
-from flows.project import LakeTable
+from flows.lake.folder import FolderLake
+from flows.lake.layout import safe_segment
+from flows.lake.location import BucketLocation
+from flows.project.lake_tables import LakeTable
 from flows.settings import Settings
 
 DAY = date(2026, 11, 1)

@@ -19,9 +19,9 @@ from flows.errors import (
     is_transient,
     step_failure,
 )
-from flows.ledger import ABANDONED, FAILED, RUNNING, SUCCEEDED, Attempt, Ledger, Outcome
-from flows.locks import Locks, process_alive
-from flows.state_store import StateStore
+from flows.state.ledger import Attempt, Ledger, Outcome, Reason, Status
+from flows.state.locks import Locks, process_alive
+from flows.state.store import StateStore
 
 NOV_1, NOV_2, NOV_3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 T0 = datetime(2026, 11, 4, 6, 0, 0, tzinfo=UTC)
@@ -76,10 +76,10 @@ def test_attempts_are_numbered_per_day_and_layer(store: StateStore, clock: Clock
     other_day = _start(ledger, NOV_2, "raw")
     numbers = [(a.dt, a.layer, a.attempt, a.run_id, a.status) for a in ledger.attempts()]
     assert numbers == [
-        (NOV_1, "dwh", 1, "run-1", RUNNING),
-        (NOV_1, "raw", 1, "run-1", RUNNING),
-        (NOV_1, "raw", 2, "run-2", RUNNING),
-        (NOV_2, "raw", 1, "run-1", RUNNING),
+        (NOV_1, "dwh", 1, "run-1", Status.RUNNING),
+        (NOV_1, "raw", 1, "run-1", Status.RUNNING),
+        (NOV_1, "raw", 2, "run-2", Status.RUNNING),
+        (NOV_2, "raw", 1, "run-1", Status.RUNNING),
     ]
     assert [first.attempt, second.attempt, other_layer.attempt, other_day.attempt] == [1, 2, 1, 1]
     assert first.started_at == T0
@@ -93,12 +93,14 @@ def test_finish_records_the_outcome_and_duration(store: StateStore, clock: Clock
     clock.advance(seconds=12.5)
     done = ledger.finish(
         attempt,
-        Outcome(SUCCEEDED, rows_in=10, rows_out=8, quarantined=2, details={"events": {"x": 2}}),
+        Outcome(
+            Status.SUCCEEDED, rows_in=10, rows_out=8, quarantined=2, details={"events": {"x": 2}}
+        ),
     )
     (stored,) = ledger.attempts()
     assert stored == done
     assert (stored.status, stored.rows_in, stored.rows_out, stored.quarantined) == (
-        SUCCEEDED,
+        Status.SUCCEEDED,
         10,
         8,
         2,
@@ -114,7 +116,7 @@ def test_abandon_running_fails_only_the_running_attempts_of_that_step(
     store: StateStore, clock: Clock
 ) -> None:
     ledger = Ledger(store, clock)
-    ledger.finish(_start(ledger, NOV_1, "raw"), Outcome(SUCCEEDED))
+    ledger.finish(_start(ledger, NOV_1, "raw"), Outcome(Status.SUCCEEDED))
     _start(ledger, NOV_1, "raw", "run-2")  # its process died
     _start(ledger, NOV_1, "dwh", "run-2")  # another step: left alone
     clock.advance(minutes=5)
@@ -125,11 +127,16 @@ def test_abandon_running_fails_only_the_running_attempts_of_that_step(
         for a in ledger.attempts()
     }
     assert states == {
-        ("raw", 1): (SUCCEEDED, None, None, T0),
-        ("raw", 2): (FAILED, ABANDONED, "its process ended", T0 + timedelta(minutes=5)),
-        ("dwh", 1): (RUNNING, None, None, None),
+        ("raw", 1): (Status.SUCCEEDED, None, None, T0),
+        ("raw", 2): (
+            Status.FAILED,
+            Reason.ABANDONED,
+            "its process ended",
+            T0 + timedelta(minutes=5),
+        ),
+        ("dwh", 1): (Status.RUNNING, None, None, None),
     }
-    assert ABANDONED == "Abandoned"
+    assert Reason.ABANDONED == "Abandoned"
 
 
 def test_span_is_the_first_and_last_day_with_an_attempt(store: StateStore) -> None:
@@ -145,15 +152,15 @@ def test_latest_is_the_last_attempt_of_each_step_within_the_range(
     store: StateStore, clock: Clock
 ) -> None:
     ledger = Ledger(store, clock)
-    ledger.finish(_start(ledger, NOV_1, "raw"), Outcome(FAILED, error_class="StepFailed"))
-    ledger.finish(_start(ledger, NOV_1, "raw", "run-2"), Outcome(SUCCEEDED))
-    ledger.finish(_start(ledger, NOV_1, "dwh", "run-2"), Outcome(SUCCEEDED))
+    ledger.finish(_start(ledger, NOV_1, "raw"), Outcome(Status.FAILED, error_class="StepFailed"))
+    ledger.finish(_start(ledger, NOV_1, "raw", "run-2"), Outcome(Status.SUCCEEDED))
+    ledger.finish(_start(ledger, NOV_1, "dwh", "run-2"), Outcome(Status.SUCCEEDED))
     _start(ledger, NOV_3, "raw", "run-3")
     latest = {key: (a.attempt, a.run_id, a.status) for key, a in ledger.latest().items()}
     assert latest == {
-        (NOV_1, "raw"): (2, "run-2", SUCCEEDED),
-        (NOV_1, "dwh"): (1, "run-2", SUCCEEDED),
-        (NOV_3, "raw"): (1, "run-3", RUNNING),
+        (NOV_1, "raw"): (2, "run-2", Status.SUCCEEDED),
+        (NOV_1, "dwh"): (1, "run-2", Status.SUCCEEDED),
+        (NOV_3, "raw"): (1, "run-3", Status.RUNNING),
     }
     assert set(ledger.latest(NOV_2, NOV_3)) == {(NOV_3, "raw")}
     assert set(ledger.latest(NOV_1, NOV_1)) == {(NOV_1, "raw"), (NOV_1, "dwh")}

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from flows.docs_check import Missing, main, missing_descriptions
 from flows.settings import PROJECT_DIR
+from tools.docs_check import Missing, main, missing_descriptions
 
 MODEL_YAML = "sluice://models/marts/kpi/_kpi__models.yml"
 

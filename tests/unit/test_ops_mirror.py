@@ -6,26 +6,25 @@ import csv
 import json
 import logging
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flows.cli import main
-from flows.errors import OpsPublishFailed
-from flows.ledger import FAILED, Ledger, Outcome
-from flows.ops_mirror import (
-    OpsMirror,
+from flows.cli.main import main
+from flows.pipeline.hooks import publish_after_run, publish_quietly
+from flows.settings import Settings
+from flows.state.ledger import Ledger, Outcome, Status
+from flows.state.store import MIRRORED, StateStore
+from flows.warehouse.ops_mirror import (
+    BigQueryOpsMirror,
     _csv,
     columns,
     merge_sql,
-    publish_after_run,
     staged_rows,
     table_ddl,
 )
-from flows.settings import Settings
-from flows.state_store import MIRRORED, StateStore
 
 BY_NAME = {table.name: table for table in MIRRORED}
 
@@ -89,10 +88,17 @@ def test_gate_checks_get_a_stable_key_and_values_travel_as_json_literals(tmp_pat
     assert next(csv.reader([staged.strip()])) == first[0]
 
 
-def test_publishing_needs_a_bigquery_target(tmp_path: Path) -> None:
-    with pytest.raises(OpsPublishFailed, match="target 'dev' is not one of bigquery"):
-        OpsMirror(_settings(tmp_path, "dev"), _store(tmp_path))
+def _mirror(tmp_path: Path, store: StateStore, client: Any) -> BigQueryOpsMirror:
+    return BigQueryOpsMirror(client, "sluice-check", "ops", store, timedelta(minutes=30))
+
+
+def test_only_a_bigquery_warehouse_has_an_ops_mirror(tmp_path: Path) -> None:
+    from flows.warehouse.choose import warehouse_for
+
+    assert warehouse_for(_settings(tmp_path, "dev")).ops_mirror(_store(tmp_path)) is None
     assert publish_after_run(_settings(tmp_path, "dev"), "run-1") is None
+    emulator = warehouse_for(_settings(tmp_path)).ops_mirror(_store(tmp_path))
+    assert isinstance(emulator, BigQueryOpsMirror)
 
 
 class _LoadFails:
@@ -123,18 +129,20 @@ def test_a_failed_publish_is_logged_naming_the_table_and_never_raises(
     store = _store(tmp_path)
     ledger = Ledger(store)
     attempt = ledger.start(date(2026, 11, 1), "raw", "r1", code_version="c", input_fingerprint="f")
-    ledger.finish(attempt, Outcome(FAILED, error_class="StepFailed", error_message="boom"))
+    ledger.finish(attempt, Outcome(Status.FAILED, error_class="StepFailed", error_message="boom"))
     client = _LoadFails()
     with caplog.at_level(logging.WARNING, logger="sluice.ops"):
-        assert publish_after_run(_settings(tmp_path), "run-1", client) is None
+        assert publish_quietly(_mirror(tmp_path, store, client), "run-1") is None
     assert (
         "publishing 1 rows of partition_attempts to sluice-check.ops.partition_attempts failed"
         " at the load: 503 Service Unavailable" in caplog.text
     )
     assert "the next run's publish sends the table again" in caplog.text
     assert store.read("select count(*) as n from ops_published")[0]["n"] == 0
-    assert any(q.startswith("drop table if exists `sluice-check.ops._sluice_ops_stage_")
-               for q in client.queries)
+    assert any(
+        q.startswith("drop table if exists `sluice-check.ops._sluice_ops_stage_")
+        for q in client.queries
+    )
     assert store.read("select count(*) as n from partition_locks")[0]["n"] == 0
 
 
@@ -151,7 +159,7 @@ def test_sluice_ops_publish_on_the_duckdb_target_exits_1_naming_the_target(
     finally:
         get_settings.cache_clear()
     error = capsys.readouterr().err
-    assert "sluice: error: the ops dataset lives on BigQuery: target 'dev'" in error
+    assert "sluice: error: the ops dataset lives on BigQuery: the warehouse is the DuckDB" in error
 
 
 class _Accepts(_LoadFails):
@@ -164,7 +172,7 @@ class _Accepts(_LoadFails):
 
 def test_only_tables_changed_since_their_last_publish_are_sent_again(tmp_path: Path) -> None:
     store, client = _store(tmp_path), _Accepts()
-    mirror = OpsMirror(_settings(tmp_path), store, client)
+    mirror = _mirror(tmp_path, store, client)
     ledger = Ledger(store)
     attempt = ledger.start(date(2026, 11, 1), "raw", "r1", code_version="c", input_fingerprint="f")
 
@@ -178,7 +186,7 @@ def test_only_tables_changed_since_their_last_publish_are_sent_again(tmp_path: P
     assert merged() == ["partition_attempts", "gate_checks", "incidents"]
     assert mirror.publish("p2").unchanged == ("partition_attempts", "gate_checks", "incidents")
     assert merged() == []
-    ledger.finish(attempt, Outcome(FAILED, error_class="StepFailed", error_message="boom"))
+    ledger.finish(attempt, Outcome(Status.FAILED, error_class="StepFailed", error_message="boom"))
     assert mirror.publish("p3").rows == {"partition_attempts": 1}
     assert merged() == ["partition_attempts"]
     assert mirror.publish("p4", force=True).unchanged == ()

@@ -15,8 +15,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from flows import sample_lake
-from flows.sample_lake import FaultRates, LakeSpec, generate_lake
+from flows.sample import lake as sample_lake
+from flows.sample.lake import generate_lake
+from flows.sample.spec import FaultRates, LakeSpec
 
 DUMPS = {
     "users": "users.csv",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.secrets_scan import fingerprint, main, scan, scan_text
+from tools.secrets_scan import fingerprint, main, scan, scan_text
 
 AWS = "AKIA" + "Q7ZL2MXW4RT9BN3K"
 TOKEN = "gh" + "p_" + "a1B2c3D4e5F6" + "g7H8i9J0k1L2" + "m3N4o5P6q7R8"

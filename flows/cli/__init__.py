@@ -1,0 +1,1 @@
+"""The `sluice` command: options validated, flows called, results printed to fit the terminal."""

@@ -1,0 +1,309 @@
+"""The `sluice` command: validate options, call the flows, print one clear line on error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from flows.cli.environment import apply_offline_defaults
+from flows.cli.parser import build_parser
+from flows.dates import check_order
+from flows.errors import InvalidParameter, SluiceError
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from flows.sample.lake import generate_lake
+    from flows.sample.spec import LakeSpec
+    from flows.settings import get_settings
+
+    out = (args.out or get_settings().lake_folder).resolve()
+    try:
+        spec = LakeSpec(
+            start=args.start, days=args.days, events_per_day=args.events_per_day, seed=args.seed
+        )
+    except ValueError as exc:
+        raise SluiceError(f"sluice lake generate: {exc}") from exc
+    if out.exists() and not out.is_dir():
+        raise SluiceError(f"sluice lake generate: --out {out} exists and is not a folder")
+    began = time.perf_counter()
+    try:
+        days = generate_lake(out, spec)
+    except OSError as exc:
+        raise SluiceError(f"sluice lake generate: cannot write the lake to {out}: {exc}") from exc
+    print(
+        f"wrote {len(days)} lake days ({days[0]}..{days[-1]}) to {out} "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
+    return 0
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a flow's exception with its traceback; a user error deserves one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, SluiceError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    user_errors = _NoTracebackForUserErrors()
+    loggers = [
+        logging.getLogger(),
+        *(logging.getLogger(n) for n in logging.root.manager.loggerDict),
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            handler.addFilter(user_errors)
+
+
+def _prefect_api() -> None:
+    """The server of `make serve` when it runs, else Prefect's temporary one, started now.
+
+    A first run migrates Prefect's new database before the server answers: say so, since it
+    takes a while (`make install` does it ahead for the project's PREFECT_HOME).
+    """
+    from flows.ops.server import start_temporary_server
+
+    if _prefer_local_server():
+        return
+    home = Path(os.environ["PREFECT_HOME"])
+    if not (home / "prefect.db").exists():
+        print(
+            f"sluice: first run: Prefect's temporary server prepares its database in {home} "
+            "(up to a minute)",
+            file=sys.stderr,
+        )
+    start_temporary_server(home)
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.errors import PartitionsFailed
+    from flows.pipeline import flows as pipeline
+    from flows.settings import get_settings
+
+    _quiet_user_errors()
+
+    try:
+        if args.command == "run":
+            result = pipeline.daily(args.date)
+        elif args.command == "backfill":
+            result = pipeline.backfill(args.start, args.end, force=args.force)
+        else:
+            result = pipeline.retry_failed(args.start, args.end)
+    except PartitionsFailed as exc:
+        tables.print_run(exc.report, get_settings().reports_dir)
+        tables.print_summary(exc.report.summary, exc.report.seconds, exc.report.data_docs)
+        raise
+    tables.print_run(result, get_settings().reports_dir)
+    tables.print_summary(result.summary, result.seconds, result.data_docs)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.pipeline.plan import step_states
+    from flows.pipeline.workspace import Workspace
+
+    ws = Workspace.open()
+    first, last = ws.ledger.span()
+    start = args.start or first or args.end
+    end = args.end or last or start
+    if start is None or end is None:
+        print("[]" if args.json else "no partition has run yet")
+        return 0
+    states = step_states(ws, start, end)
+    if args.json:
+        print(json.dumps([s.as_json() for s in states], indent=2))
+    else:
+        tables.print_states(states)
+    return 0
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    from flows.alerts.incidents import Incidents
+    from flows.cli import tables
+    from flows.settings import get_settings
+    from flows.state.store import StateStore
+
+    found = Incidents(StateStore(get_settings().state)).history(open_only=args.open)
+    if args.json:
+        print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
+    elif found:
+        tables.print_incidents(found)
+    else:
+        print("no open incident" if args.open else "no incident yet")
+    return 0
+
+
+def _watchdog(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.ops import watchdog
+    from flows.pipeline.workspace import Workspace
+
+    ws = Workspace.open()
+    findings = watchdog.check(ws)
+    late = [f for f in findings if f.late]
+    print(f"checked {len(findings)} due deadlines: {len(late)} late")
+    for finding in late:
+        print(f"  late: {finding.why}")
+    tables.print_incidents(ws.incidents.history(open_only=True))
+    return 1 if late else 0
+
+
+def _janitor(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.ops import janitor
+    from flows.pipeline.workspace import Workspace
+
+    tables.print_sweeps(janitor.sweep(Workspace.open(), apply=args.apply), applied=args.apply)
+    return 0
+
+
+def _ops(args: argparse.Namespace) -> int:
+    from flows.errors import OpsPublishFailed
+    from flows.settings import get_settings
+    from flows.state.store import StateStore
+    from flows.warehouse.choose import warehouse_for
+
+    settings = get_settings()
+    warehouse = warehouse_for(settings)
+    mirror = warehouse.ops_mirror(StateStore(settings.state))
+    if mirror is None:
+        raise OpsPublishFailed(
+            f"the ops dataset lives on BigQuery: the warehouse is {warehouse.name}, whose state "
+            f"store {settings.state} is read where it is (set SLUICE_TARGET=bigquery)"
+        )
+    print(mirror.publish(f"ops-{uuid.uuid4().hex[:12]}", force=True).describe())
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from flows.ops import server
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    local = server.Local(home=Path(os.environ["PREFECT_HOME"]), port=args.port)
+    logs = settings.project_dir / "data" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    api = server.start_server(local, logs / "prefect-server.log")
+    worker = None
+    try:
+        server.wait_healthy(local, api)
+        server.ensure_work_pool(local)
+        worker = server.start_worker(
+            local,
+            logs / "prefect-worker.log",
+            {
+                "SLUICE_PROJECT_DIR": str(settings.project_dir),
+                "SLUICE_LAKE": str(settings.lake),
+                "SLUICE_DUCKDB": str(settings.duckdb),
+                "SLUICE_STATE": str(settings.state),
+                "SLUICE_TARGET": settings.target,
+            },
+        )
+        print(
+            f"Prefect UI and API on {local.api_url[:-4]}; worker on pool {server.WORK_POOL}; "
+            f"logs in {logs}. Ctrl-C stops both."
+        )
+        api.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            server.stop(worker)
+        server.stop(api)
+    return 0
+
+
+def _gates(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.pipeline.workspace import Workspace
+
+    ws = Workspace.open()
+    layers = [args.layer] if args.layer else list(ws.project.steps)
+    if args.layer and args.layer not in ws.project.steps:
+        raise SluiceError(f"--layer {args.layer!r} is not one of {', '.join(ws.project.steps)}")
+    run_id = f"gates-{uuid.uuid4().hex[:12]}"
+    results = [ws.gates.run(layer, args.date, run_id=run_id) for layer in layers]
+    tables.print_gates(results, ws.gates.build_docs(ws.data_docs / run_id))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from flows.cli import tables
+    from flows.pipeline.plan import plan
+    from flows.pipeline.workspace import Workspace
+
+    ws = Workspace.open()
+    tables.print_plan(plan(ws, args.start, args.end, force=args.force))
+    return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that cannot work together before anything starts."""
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if args.command != "lake" and start is not None and end is not None:
+        check_order(start, end)
+    if args.command == "backfill" and args.max_concurrency > 1:
+        from flows.settings import get_settings
+        from flows.warehouse.choose import warehouse_for
+
+        warehouse = warehouse_for(get_settings())
+        if not warehouse.concurrent_writers:
+            raise InvalidParameter(
+                "--max-concurrency above 1 needs a warehouse that takes several writers at "
+                f"once; {warehouse.name} takes one"
+            )
+
+
+def _prefer_local_server() -> bool:
+    """Use the server of `make serve` when it runs; whether a Prefect API is now configured."""
+    from flows.ops.server import healthy
+
+    local = "http://127.0.0.1:4200/api"
+    if "PREFECT_API_URL" not in os.environ and healthy(local, timeout=0.3):
+        os.environ["PREFECT_API_URL"] = local
+    return "PREFECT_API_URL" in os.environ
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sluice` console script."""
+    apply_offline_defaults()
+    args = build_parser(__doc__).parse_args(argv)
+    try:
+        _check_options(args)
+        if args.command == "lake":
+            return _generate(args)
+        if args.command == "status":
+            return _status(args)
+        if args.command == "server":
+            return _server(args)
+        if args.command == "gates":
+            return _gates(args)
+        if args.command == "incidents":
+            return _incidents(args)
+        if args.command == "watchdog":
+            return _watchdog(args)
+        if args.command == "ops":
+            return _ops(args)
+        if args.command == "janitor":
+            _prefer_local_server()  # its flow runs are cleaned too, when a server runs
+            return _janitor(args)
+        if args.command == "backfill" and args.dry_run:
+            return _plan(args)
+        _prefect_api()
+        return _pipeline(args)
+    except SluiceError as exc:
+        print(f"sluice: error: {exc}", file=sys.stderr)
+        return 1

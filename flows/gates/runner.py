@@ -1,0 +1,314 @@
+"""The gate runner: each layer's suites validated by Great Expectations on one lake day, in SQL.
+
+The same gates run on DuckDB and on BigQuery: what differs (GX's datasource, identifier quoting,
+where failing rows go) is the warehouse object's (flows/warehouse/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time as time_module
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from flows.dates import Clock, utc_now
+from flows.gates.checks import Check, GateResult, failing_rows_query, plain, raised
+from flows.gates.suites import Suite, load_suites, ref_relations
+from flows.gates.volume import VolumeRule
+from flows.project.manifest import Project
+from flows.state.store import StateStore
+from flows.warehouse.interface import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+class Gates:
+    """Runs the suites of a layer on one partition and records what failed."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        project: Project,
+        project_dir: Path,
+        store: StateStore,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.warehouse = warehouse
+        self.project = project
+        self.store = store
+        self.clock = clock
+        self.suites = load_suites(project, project_dir)
+        self.refs = ref_relations(project)
+        self.flagged = False  # a check failed or warned since the last build_docs()
+
+    def start(self) -> float:
+        """Start Great Expectations (its import takes seconds); the seconds it took, 0 if it
+        had started. Steps call it before timing their gate, so gate time is validation."""
+        if "_context" in self.__dict__ or not self.suites:
+            return 0.0
+        began = time_module.perf_counter()
+        self._context  # noqa: B018  # creating the context is the point
+        return time_module.perf_counter() - began
+
+    def layer_suites(self, layer: str) -> list[Suite]:
+        return [s for s in self.suites if s.layer == layer]
+
+    @cached_property
+    def _context(self) -> Any:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
+        )
+        self.warehouse.add_gx_datasource(context, "warehouse")
+        return context
+
+    def run(
+        self,
+        layer: str,
+        dt: date,
+        run_id: str,
+        *,
+        schema_suffix: str = "",
+        lag: bool = True,
+        lead: bool = True,
+    ) -> GateResult:
+        """Validate every suite of `layer` for lake day dt; failing rows go to the audit table.
+
+        Expectations scoped to the partition see the rows dated dt; the others see every date
+        the step rewrote, [dt - lag_days, dt + lead_days] of the suite's model, so nothing is
+        published unchecked. In a batch of days, `lag`/`lead` False leave that side of the
+        window to the neighbouring day that checks it.
+        """
+        suites = self.layer_suites(layer)
+        if not suites:
+            return GateResult(layer, dt)
+        checks: list[Check] = []
+        rows: dict[str, int] = {}
+        for suite in suites:
+            first, last = suite.window.bounds(dt)
+            window = (first if lag else dt, last if lead else dt)
+            suite_checks: list[Check] = []
+            failing: list[tuple[Check, list[dict[str, Any]]]] = []
+            row_count = None
+            for scope, dates in (("partition", (dt, dt)), ("window", window)):
+                configs = suite.scoped(scope)
+                if configs:
+                    found, count, bad = self._validate(
+                        suite, configs, dt, dates, run_id, schema_suffix
+                    )
+                    suite_checks.extend(found)
+                    failing.extend(bad)
+                    row_count = count if count is not None else row_count
+            checks.extend(suite_checks)
+            if row_count is not None:
+                rows[suite.name] = row_count
+            self._record(suite, dt, layer, run_id, suite_checks, row_count, failing)
+        self.flagged = self.flagged or not all(c.success for c in checks)
+        return GateResult(layer, dt, tuple(checks), rows)
+
+    def build_docs(self, folder: Path, policy: str = "always") -> Path | None:
+        """Write GX Data Docs for the validations run since the last call; the index page.
+
+        None when nothing was validated, or the policy (Settings.data_docs) says not to
+        render: `on_failure` renders only when a check failed or warned. The results are then
+        dropped from the in-memory store, so each call's pages show one run.
+        """
+        if "_context" not in self.__dict__:
+            return None  # GX never started in this process: nothing was validated
+        context = self._context
+        store = context.validation_results_store
+        keys = store.list_keys()
+        flagged, self.flagged = self.flagged, False
+        if not keys or policy == "never" or (policy == "on_failure" and not flagged):
+            for key in keys:
+                store.remove_key(key)
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        site = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(folder),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        sites = context.variables.data_docs_sites or {}
+        sites["sluice"] = site
+        context.variables.data_docs_sites = sites
+        context.build_data_docs(site_names=["sluice"])
+        for key in keys:
+            store.remove_key(key)
+        return folder / "index.html"
+
+    def _validate(
+        self,
+        suite: Suite,
+        configs: list[dict[str, Any]],
+        dt: date,
+        dates: tuple[date, date],
+        run_id: str,
+        schema_suffix: str,
+    ) -> tuple[list[Check], int | None, list[tuple[Check, list[dict[str, Any]]]]]:
+        import great_expectations as gx
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
+
+        first, last = (d.isoformat() for d in dates)  # dates, never user text
+        quote = self.warehouse.quote
+        relation = ".".join(quote(part) for part in suite.relation_parts(schema_suffix))
+        batch_sql = (
+            f"select * from {relation} where {quote(suite.partition_column)}"
+            f" between cast('{first}' as date) and cast('{last}' as date)"
+        )
+        params, configs = self._parameters(suite, configs, dt)
+        expectations = []
+        for config in configs:
+            kwargs = dict(config["kwargs"])
+            if "unexpected_rows_query" in kwargs:
+                kwargs["unexpected_rows_query"] = self._render(kwargs["unexpected_rows_query"])
+            expectations.append(
+                ExpectationConfiguration(**{**config, "kwargs": kwargs}).to_domain_obj()
+            )
+        context = self._context
+        source = context.data_sources.get("warehouse")
+        name = f"{suite.name}@{first}_{last}@{run_id}@{uuid.uuid4().hex[:8]}"
+        batch = source.add_query_asset(name=name, query=batch_sql).add_batch_definition_whole_table(
+            "partition"
+        )
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+        )
+        result_format: dict[str, Any] = {"result_format": "COMPLETE"}
+        if suite.key:
+            result_format["unexpected_index_column_names"] = list(suite.key)
+        result = definition.run(expectation_parameters=params, result_format=result_format)
+        checks, failing = [], []
+        row_count = None
+        for item in result.results:
+            config = item.expectation_config
+            outcome = item.result or {}
+            kind = config.type
+            check = Check(
+                suite=suite.name,
+                expectation=kind,
+                column=config.kwargs.get("column"),
+                severity=str(getattr(config.severity, "value", config.severity) or "critical"),
+                success=bool(item.success),
+                observed=plain(outcome.get("observed_value")),
+                unexpected_count=outcome.get("unexpected_count"),
+                why=(config.meta or {}).get("why", ""),
+            )
+            if kind == "expect_table_row_count_to_be_between":
+                row_count = int(outcome.get("observed_value") or 0)
+            error = raised(item.exception_info)
+            if error:  # a check that cannot run blocks (fails closed)
+                check = Check(
+                    check.suite, kind, check.column, "critical", False, error[:300], None, check.why
+                )
+            checks.append(check)
+            if not check.success:
+                rows = [] if error else self._failing_rows(config, outcome, batch_sql)
+                failing.append((check, rows))
+        return checks, row_count, failing
+
+    def _parameters(
+        self, suite: Suite, expectations: list[dict[str, Any]], dt: date
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run-time suite parameters (volume bounds from history, freshness) and severities."""
+        params: dict[str, Any] = {}
+        configs = []
+        for config in expectations:
+            sluice = (config.get("meta") or {}).get("sluice") or {}
+            config = dict(config)
+            if "volume" in sluice:
+                rule = VolumeRule.of(sluice["volume"])
+                bounds = rule.bounds(self._history(suite.name, dt, rule.history_days))
+                params["volume_min"], params["volume_max"] = bounds.low, bounds.high
+                if bounds.warn_only:
+                    config["severity"] = "warning"  # too little history to judge: only warn
+            if "fresh_after_hours" in sluice:
+                zone = UTC if self.warehouse.aware_timestamps else None
+                moment = datetime.combine(dt, time(), tzinfo=zone) + timedelta(
+                    hours=int(sluice["fresh_after_hours"])
+                )
+                params["fresh_after"] = moment.isoformat(sep=" ")
+            configs.append(config)
+        return params, configs
+
+    def _history(self, suite: str, dt: date, days: int) -> list[int]:
+        rows = self.store.read(
+            """select row_count from (
+                select dt, row_count,
+                    row_number() over (partition by dt order by checked_at desc) as n
+                from gate_checks where suite = :suite and dt < :dt and row_count is not null
+            ) where n = 1 order by dt desc limit :days""",
+            {"suite": suite, "dt": dt.isoformat(), "days": days},
+        )
+        return [int(r["row_count"]) for r in rows]
+
+    def _render(self, query: str) -> str:
+        for placeholder, relation in self.refs.items():
+            query = query.replace(placeholder, relation)
+        return query
+
+    def _failing_rows(
+        self, config: Any, outcome: dict[str, Any], batch_sql: str
+    ) -> list[dict[str, Any]]:
+        """All failing rows of a row-level expectation (GX's own lists are capped)."""
+        query = failing_rows_query(config, outcome, batch_sql, self.warehouse.quote)
+        if not query:
+            return []
+        return [{k: plain(v) for k, v in row.items()} for row in self.warehouse.select_rows(query)]
+
+    def _record(
+        self,
+        suite: Suite,
+        dt: date,
+        layer: str,
+        run_id: str,
+        checks: list[Check],
+        row_count: int | None,
+        failing: list[tuple[Check, list[dict[str, Any]]]],
+    ) -> None:
+        now = self.clock()
+        with self.store.transaction() as con:
+            con.execute(
+                """insert into gate_checks values (:dt, :layer, :suite, :run_id, :now, :ok,
+                    :rows, :details)""",
+                {
+                    "dt": dt.isoformat(),
+                    "layer": layer,
+                    "suite": suite.name,
+                    "run_id": run_id,
+                    "now": now.isoformat(),
+                    "ok": int(all(c.success for c in checks)),
+                    "rows": row_count,
+                    "details": json.dumps([c.__dict__ for c in checks], default=str),
+                },
+            )
+        audit_rows = [
+            [
+                run_id,
+                now.replace(tzinfo=None),
+                dt,
+                layer,
+                suite.name,
+                check.expectation,
+                check.severity,
+                check.column,
+                json.dumps(row, default=str),
+            ]
+            for check, rows in failing
+            for row in (rows or [{"observed": check.observed}])
+        ]
+        if audit_rows:
+            self.warehouse.append_failures(audit_rows)

@@ -1,0 +1,1 @@
+"""Operations around runs: deadlines (watchdog), retention (janitor), local Prefect server."""

@@ -1,0 +1,155 @@
+"""The janitor: deletes operational records past their retention (settings.retention).
+
+Dry-run by default: it counts what it would delete. It never touches published data: only the
+state store's superseded attempts and gate rows and resolved incidents, audit.gate_failures,
+raw.quarantine, relations of `*_audit` schemas the project no longer builds, Prefect flow runs
+(when a Prefect API is configured) and old run reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from prefect import flow, get_run_logger
+
+from flows.pipeline.hooks import HOOKS, current_run_id
+from flows.pipeline.workspace import AUDIT_SUFFIX, Workspace
+from flows.project.nodes import models
+from flows.warehouse.records import Sweep
+
+# Attempts and gate rows that a later row of the same step or suite supersedes: the latest of each
+# stays, so plans, status and volume bounds never change.
+_STATE_SWEEPS = (
+    (
+        "superseded ledger attempts",
+        "partition_attempts",
+        """from partition_attempts as a where coalesce(finished_at, started_at) < :cutoff
+        and status != 'running' and exists (select 1 from partition_attempts as b
+            where b.dt = a.dt and b.layer = a.layer and b.attempt > a.attempt)""",
+        "ledger_days",
+    ),
+    (
+        "superseded gate results",
+        "gate_checks",
+        """from gate_checks as a where checked_at < :cutoff and exists (
+            select 1 from gate_checks as b
+            where b.dt = a.dt and b.suite = a.suite and b.checked_at > a.checked_at)""",
+        "ledger_days",
+    ),
+    (
+        "resolved incidents",
+        "incidents",
+        "from incidents where status = 'resolved' and resolved_at < :cutoff",
+        "incident_days",
+    ),
+)
+
+
+def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
+    sweeps = []
+    for what, table, where, policy in _STATE_SWEEPS:
+        days = getattr(ws.settings.retention, policy)
+        params: dict[str, object] = {"cutoff": (now - timedelta(days=days)).isoformat()}
+        count = int(ws.store.read(f"select count(*) as n {where}", params)[0]["n"])
+        if apply and count:
+            with ws.store.transaction() as con:
+                # `where` reads the table as `a` when a row is judged against its later rows
+                doomed = f"where rowid in (select a.rowid {where})" if " as a " in where else ""
+                count = con.execute(
+                    f"delete from {table} {doomed}" if doomed else f"delete {where}", params
+                ).rowcount
+        sweeps.append(Sweep(what, f"state store {table}", f"older than {days} days", count))
+    return sweeps
+
+
+def _warehouse(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
+    """Audit and quarantine rows past retention, unused audit relations (holds the writer lock)."""
+    built = {(node.schema, node.alias) for node in models(ws.publishing.manifest)}
+    with ws.locks.holding(ws.warehouse.lock_key, current_run_id()):
+        return ws.warehouse.sweep(
+            ws.settings.retention, now, apply=apply, audit_suffix=AUDIT_SUFFIX, built=built
+        )
+
+
+def _reports(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
+    days = ws.settings.retention.report_days
+    cutoff = (now - timedelta(days=days)).timestamp()
+    folder = ws.settings.reports_dir
+    old = (
+        [p for p in folder.glob("run-*.html") if p.stat().st_mtime < cutoff]
+        if folder.is_dir()
+        else []
+    )
+    if apply:
+        for path in old:
+            path.unlink()
+    return [Sweep("run reports", str(folder), f"older than {days} days", len(old))]
+
+
+def _flow_runs(before: datetime, apply: bool) -> int:
+    """Finished flow runs that started before a moment: counted, or deleted."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    finished = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+    old = FlowRunFilter(
+        start_time=FlowRunFilterStartTime(before_=before),  # type: ignore[arg-type]
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=finished)),
+    )
+    count = 0
+    with get_client(sync_client=True) as client:
+        while runs := client.read_flow_runs(
+            flow_run_filter=old, limit=200, offset=0 if apply else count
+        ):
+            count += len(runs)
+            for run in runs if apply else ():
+                client.delete_flow_run(run.id)
+    return count
+
+
+def _prefect(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    if not api:
+        return []  # no server configured: nothing to clean (and no temporary server to start)
+    days = ws.settings.retention.flow_run_days
+    count = _flow_runs(now - timedelta(days=days), apply)
+    return [Sweep("Prefect flow runs", api, f"finished, started over {days} days ago", count)]
+
+
+SWEEPERS: tuple[Callable[[Workspace, datetime, bool], list[Sweep]], ...] = (
+    _state,
+    _warehouse,
+    _reports,
+    _prefect,
+)
+
+
+def sweep(ws: Workspace, *, apply: bool = False) -> list[Sweep]:
+    """Count (dry run) or delete everything past retention; what was found."""
+    now = ws.ledger.clock()
+    return [found for sweeper in SWEEPERS for found in sweeper(ws, now, apply)]
+
+
+@flow(name="janitor", flow_run_name="janitor", **HOOKS)
+def janitor(apply: bool = True) -> list[Sweep]:
+    """The janitor deployment: apply the retention policy."""
+    found = sweep(Workspace.open(), apply=apply)
+    for item in found:
+        get_run_logger().info(
+            "%s %d %s in %s (%s)",
+            "deleted" if apply else "would delete",
+            item.count,
+            item.what,
+            item.where,
+            item.rule,
+        )
+    return found

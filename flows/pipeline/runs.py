@@ -1,0 +1,114 @@
+"""Running lake days: each step of each day in order, batched where days are contiguous, under
+the locks, then the run's Data Docs, summary and report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
+
+from flows.errors import PartitionsFailed
+from flows.pipeline import run_report
+from flows.pipeline.hooks import current_run_id
+from flows.pipeline.run_records import PartitionRun, RunReport
+from flows.pipeline.steps import run_batch_step, run_step, window_blocker
+from flows.pipeline.summary import summarize
+from flows.pipeline.workspace import Workspace
+from flows.project.manifest import RAW_LAYER
+
+log = logging.getLogger(__name__)
+
+
+def _renew(ws: Workspace, keys: list[str], run_id: str) -> None:
+    for key in keys:
+        ws.locks.renew(key, run_id)
+
+
+def _contiguous(days: list[date]) -> bool:
+    return all((b - a).days == 1 for a, b in pairwise(days))
+
+
+def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
+    """Consecutive lake days starting from the same step run together."""
+    groups: list[tuple[list[date], str | None]] = []
+    for dt, layer in plan:
+        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
+            groups[-1][0].append(dt)
+        else:
+            groups.append(([dt], layer))
+    return groups
+
+
+def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str) -> None:
+    """Run one step for every live day: dbt layers of contiguous days in one invocation."""
+    live = [dt for dt, run in runs.items() if run.succeeded]
+    batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
+    if batchable and not any(window_blocker(ws, dt, layer) for dt in live):
+        try:
+            attempts = run_batch_step(ws, live, layer, run_id, live[0], live[-1])
+        except Exception:
+            attempts = []  # the batch failed: run the days one by one to isolate the failure
+        if attempts:
+            for attempt in attempts:
+                runs[attempt.dt].record(attempt)
+            return
+    for dt in live:
+        try:
+            runs[dt].record(run_step(ws, dt, layer, run_id))
+        except Exception as exc:
+            runs[dt].error = f"{layer}: {exc}"
+
+
+def run_days(
+    ws: Workspace, days: list[date], run_id: str, *, from_layer: str | None = None
+) -> list[PartitionRun]:
+    """Run lake days' steps in order (from `from_layer` on); a failed day stops alone."""
+    began = time.perf_counter()
+    runs = {dt: PartitionRun(dt) for dt in days}
+    steps = ws.project.steps
+    keys = [f"partition:{dt.isoformat()}" for dt in days]
+    held = [*keys, *([ws.warehouse.lock_key] if ws.warehouse.lock_key else [])]
+    with ExitStack() as stack:
+        for key in keys:
+            stack.enter_context(ws.locks.holding(key, run_id))
+        for layer in steps[steps.index(from_layer) :] if from_layer else steps:
+            for dt in days:
+                ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
+            _step_days(ws, runs, layer, run_id)
+            _renew(ws, held, run_id)
+    for run in runs.values():
+        run.seconds = time.perf_counter() - began
+    return list(runs.values())
+
+
+def _build_docs(ws: Workspace, run_id: str) -> Path | None:
+    """The run's Data Docs (a failure to render them is logged, never fails the run)."""
+    try:
+        return ws.gates.build_docs(ws.data_docs / run_id, ws.settings.data_docs)
+    except Exception as exc:  # rendering is a convenience; the ledger holds the results
+        log.warning("Data Docs were not built: %s", exc)
+        return None
+
+
+def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunReport:
+    """Run planned lake days under the warehouse lock; raise PartitionsFailed if any failed."""
+    began = time.perf_counter()
+    run_id = current_run_id()
+    with ws.locks.holding(ws.warehouse.lock_key, run_id):
+        runs = [
+            run
+            for days, layer in _groups(plan)
+            for run in run_days(ws, days, run_id, from_layer=layer)
+        ]
+        docs = _build_docs(ws, run_id)
+        report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
+    run_report.publish(ws.settings.reports_dir, report, ws.ledger.clock())
+    if report.failed:
+        days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
+        raise PartitionsFailed(
+            f"{len(report.failed)} of {len(runs)} partitions failed: {days}", report
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Sluice's own state: the store, the partition ledger and leased locks."""

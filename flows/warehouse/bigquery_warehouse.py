@@ -1,0 +1,265 @@
+"""The BigQuery warehouse (production, or the offline emulator): every Sluice access but dbt's.
+
+Great Expectations' statements carry bound values, which BigQuery's DB-API sends as query
+parameters (the emulator refuses them: bq_gaps.yml `query_parameters`). The gates' engine uses
+the `bigquery+sluice` dialect (flows/warehouse/bigquery_inline.py): every statement is compiled
+with its values inlined by the BigQuery dialect's own literal renderers, so the same SQL text
+runs on BigQuery and on the emulator. The values come from the committed suites and validated
+dates, never from user input. Publishing swaps each table's window with one MERGE (atomic per
+table; BigQuery has no multi-statement transaction without scripting, which the emulator lacks).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import uuid
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from flows.lake.layout import Lake
+from flows.project.identifiers import identifier, project_id
+from flows.project.lake_tables import LakeTable
+from flows.project.manifest import ModelTable
+from flows.settings import RetentionSettings, Settings
+from flows.state.store import StateStore
+from flows.warehouse.bigquery_client import bigquery_client
+from flows.warehouse.bigquery_landing import BigQueryLanding
+from flows.warehouse.interface import AUDIT_COLUMNS, AUDIT_SCHEMA, OpsMirror
+from flows.warehouse.ops_mirror import BigQueryOpsMirror
+from flows.warehouse.records import PartitionLanding, Sweep
+
+_AUDIT_DDL = """create table if not exists `{project}.audit.gate_failures` (
+    run_id string not null,
+    checked_at timestamp not null,
+    dt date not null,
+    layer string not null,
+    suite string not null,
+    expectation string not null,
+    severity string not null,
+    column_name string,
+    failing_row json
+)
+partition by dt"""
+# Staged as JSON literals in a CSV of strings (as the ops mirror does): nulls stay null.
+_AUDIT_INSERT = """insert into `{project}.audit.gate_failures`
+    (run_id, checked_at, dt, layer, suite, expectation, severity, column_name, failing_row)
+select
+    json_value(run_id),
+    cast(json_value(checked_at) as timestamp),
+    cast(json_value(dt) as date),
+    json_value(layer),
+    json_value(suite),
+    json_value(expectation),
+    json_value(severity),
+    json_value(column_name),
+    parse_json(json_value(failing_row), wide_number_mode => 'round')
+from `{stage}`"""
+_STAGE_PREFIX = "_sluice_gate_stage_"
+_GX_PARAMETER_WARNING = (
+    "great_expectations.expectations.metrics.map_metric_provider"
+    ".column_map_condition_auxilliary_methods"
+)
+_DIALECT = ("bigquery.sluice", "flows.warehouse.bigquery_inline", "InlineBigQueryDialect")
+# The table API's legacy type names, as GoogleSQL DDL spells them.
+_LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+# Vars the emulator needs (bq_gaps.yml: parameterized_numeric).
+_EMULATOR_VARS = {"rate_type": "numeric"}
+
+
+class BigQueryWarehouse:
+    """A BigQuery project: production (credentials) or the emulator (SLUICE_BQ_ENDPOINT)."""
+
+    aware_timestamps = True
+    concurrent_writers = True
+    lock_key = None
+
+    def __init__(self, settings: Settings, *, emulator: bool) -> None:
+        self.settings = settings
+        self.emulator = emulator
+        self.project = project_id(settings.bq_project)
+
+    @property
+    def name(self) -> str:
+        return f"the BigQuery project {self.project}" + (" (emulator)" if self.emulator else "")
+
+    @property
+    def dbt_vars(self) -> dict[str, str]:
+        return dict(_EMULATOR_VARS) if self.emulator else {}
+
+    @cached_property
+    def client(self) -> Any:
+        """One client for everything this process does in the project."""
+        return bigquery_client(self.settings, emulator=self.emulator)
+
+    def land(
+        self,
+        lake: Lake,
+        tables: tuple[LakeTable, ...],
+        dt: date,
+        *,
+        lateness_days: int,
+        load_id: str,
+    ) -> PartitionLanding:
+        landing = BigQueryLanding(self.client, self.project)
+        return landing.land(lake, tables, dt, lateness_days=lateness_days, load_id=load_id)
+
+    def add_gx_datasource(self, context: Any, name: str) -> None:
+        from sqlalchemy.dialects import registry
+
+        registry.register(*_DIALECT)  # loaded by SQLAlchemy on first use
+        # GX warns of BigQuery's limit on query parameters for every row-level check; the
+        # inlined statements carry none.
+        logging.getLogger(_GX_PARAMETER_WARNING).setLevel(logging.ERROR)
+        context.data_sources.add_sql(
+            name=name,
+            connection_string=f"bigquery+sluice://{self.project}?user_supplied_client=true",
+            kwargs={"connect_args": {"client": self.client}},
+        )
+
+    def quote(self, name: str) -> str:
+        return f"`{name}`"
+
+    def select_rows(self, query: str) -> list[dict[str, Any]]:
+        return [dict(row.items()) for row in self.client.query(query).result()]
+
+    def append_failures(self, rows: list[list[Any]]) -> None:
+        from google.cloud import bigquery
+
+        dataset = bigquery.Dataset(f"{self.project}.{AUDIT_SCHEMA}")
+        dataset.location = self.client.location
+        self.client.create_dataset(dataset, exists_ok=True)
+        self._query(_AUDIT_DDL.format(project=self.project))
+        stage = f"{self.project}.{AUDIT_SCHEMA}.{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
+        config = bigquery.LoadJobConfig(
+            schema=[bigquery.SchemaField(name, "STRING") for name in AUDIT_COLUMNS],
+            source_format="CSV",
+            write_disposition="WRITE_TRUNCATE",
+        )
+        try:
+            job = self.client.load_table_from_file(_staged(rows), stage, job_config=config)
+            job.result()
+            self._query(_AUDIT_INSERT.format(project=self.project, stage=stage))
+        finally:
+            self._query(f"drop table if exists `{stage}`")
+
+    def count_rows(self, relations: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Rows from each table's metadata (no query job); 0 for one not built yet."""
+        return {(schema, table): self._num_rows(schema, table) for schema, table in relations}
+
+    def _table(self, schema: str, table: str) -> Any | None:
+        from google.api_core.exceptions import NotFound
+
+        name = f"{self.project}.{identifier(schema, 'schema')}.{identifier(table, 'table')}"
+        try:
+            return self.client.get_table(name)
+        except NotFound:
+            return None
+
+    def _num_rows(self, schema: str, table: str) -> int:
+        found = self._table(schema, table)
+        return int(found.num_rows or 0) if found is not None else 0
+
+    def publish(
+        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+    ) -> int:
+        suffix = source or target
+        statements = 0
+        for table in tables:
+            base = table.schema[: -len(suffix)] if table.schema.endswith(suffix) else table.schema
+            statement = self._copy_statement(
+                table, base + source, base + target, table.window.bounds(first, last)
+            )
+            if statement:
+                self._query(statement)
+                statements += 1
+        return statements
+
+    def _copy_statement(
+        self, table: ModelTable, source: str, target: str, window: tuple[date, date]
+    ) -> str | None:
+        """The one statement that makes the target's window equal the source's (None: nothing)."""
+        column = table.partition_column
+        found, existing = self._table(source, table.alias), self._table(target, table.alias)
+        src = f"`{self.project}.{source}.{identifier(table.alias, 'table')}`"
+        dst = f"`{self.project}.{target}.{identifier(table.alias, 'table')}`"
+        col = identifier(column, "column") if column else ""
+        between = f"date '{window[0].isoformat()}' and date '{window[1].isoformat()}'"
+        self._ensure_dataset(target)
+        if found is None:
+            if existing is None or not column:
+                return None
+            return (
+                f"merge {dst} as dest using (select 1 as nothing) as src on false "
+                f"when not matched by source and dest.{col} between {between} then delete"
+            )
+        if existing is None or not column:
+            layout = f" partition by {col}" if column else ""
+            if table.cluster_by:
+                layout += " cluster by " + ", ".join(
+                    identifier(c, "column") for c in table.cluster_by
+                )
+            where = f" where {col} between {between}" if column and existing is None else ""
+            return f"create or replace table {dst}{layout} as select * from {src}{where}"
+        self._add_missing_columns(found, existing, dst)
+        names = ", ".join(f"`{identifier(f.name, 'column')}`" for f in found.schema)
+        return (
+            f"merge {dst} as dest using (select {names} from {src} where {col} between {between})"
+            f" as src on false when not matched by source and dest.{col} between {between}"
+            f" then delete when not matched then insert ({names}) values ({names})"
+        )
+
+    def _add_missing_columns(self, source: Any, target: Any, dst: str) -> None:
+        known = {field.name for field in target.schema}
+        for field in source.schema:
+            if field.name not in known:
+                kind = _LEGACY_TYPES.get(str(field.field_type), str(field.field_type)).lower()
+                identifier(kind, "column type")
+                self._query(
+                    f"alter table {dst} add column `{identifier(field.name, 'column')}` {kind}"
+                )
+
+    def _ensure_dataset(self, dataset: str) -> None:
+        from google.cloud import bigquery
+
+        found = bigquery.Dataset(f"{self.project}.{identifier(dataset, 'dataset')}")
+        found.location = self.client.location
+        self.client.create_dataset(found, exists_ok=True)
+
+    def sweep(
+        self,
+        retention: RetentionSettings,
+        now: datetime,
+        *,
+        apply: bool,
+        audit_suffix: str,
+        built: set[tuple[str, str]],
+    ) -> list[Sweep]:
+        return []  # not yet on BigQuery (README: what the janitor does there)
+
+    def ops_mirror(self, store: StateStore) -> OpsMirror | None:
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        return BigQueryOpsMirror(
+            self.client, self.project, self.settings.bq_ops_dataset, store, lease
+        )
+
+    def _query(self, sql: str) -> Any:
+        return self.client.query(sql).result()
+
+
+def _staged(rows: list[list[Any]]) -> io.BytesIO:
+    """Rows as a CSV of JSON literals (no raw line breaks: JSON escapes them)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerows([json.dumps(_text(value)) for value in row] for row in rows)
+    return io.BytesIO(buffer.getvalue().encode("utf-8"))
+
+
+def _text(value: Any) -> Any:
+    """A staged value: dates and timestamps as ISO text, the rest as JSON has them."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat() if isinstance(value, date) else value

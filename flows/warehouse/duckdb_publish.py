@@ -1,0 +1,112 @@
+"""Publishing on DuckDB: copy tables' windows between schemas by column name, in one transaction.
+
+Write-audit-publish: a layer is built and checked in `<schema><audit suffix>`; when its gates
+pass, each table's window of dates is copied into `<schema>` (publish); when anything fails, the
+published window is copied back (restore), so the audit copy never keeps rows nobody accepted.
+Columns are matched by name, never by position: a column the source gained (schema drift) is
+added to the target first; a target column the source lacks is left null.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+
+from flows.errors import ProjectError
+from flows.project.identifiers import identifier
+from flows.project.manifest import ModelTable
+
+_TYPE = re.compile(r"^[A-Za-z0-9_(), \[\]]+$")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of a table's columns in order; [] when it does not exist."""
+    rows = con.execute(
+        """select column_name, data_type from information_schema.columns
+        where table_schema = $schema and table_name = $table order by ordinal_position""",
+        {"schema": schema, "table": table},
+    ).fetchall()
+    return [(str(name), str(kind)) for name, kind in rows]
+
+
+def _base_schema(schema: str, suffix: str) -> str:
+    return schema[: -len(suffix)] if suffix and schema.endswith(suffix) else schema
+
+
+def _relation(schema: str, table: str) -> str:
+    return f'"{identifier(schema, "schema")}"."{identifier(table, "table")}"'
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(f'"{identifier(c, "column")}"' for c in columns)
+
+
+def _copy_window(
+    con: duckdb.DuckDBPyConnection,
+    table: ModelTable,
+    source: tuple[str, str],
+    target: tuple[str, str],
+    window: tuple[date, date],
+) -> int:
+    """Make the target's window equal the source's; the statements it ran."""
+    column = table.partition_column
+    source_columns = _columns(con, *source)
+    target_columns = _columns(con, *target)
+    src, dst = _relation(*source), _relation(*target)
+    between = f'"{identifier(column, "column")}" between $first and $last' if column else ""
+    bounds = {"first": window[0], "last": window[1]}
+    if not source_columns:  # nothing built (or published) to copy: clear the target's window
+        if target_columns and column:
+            con.execute(f"delete from {dst} where {between}", bounds)
+            return 1
+        return 0
+    con.execute(f'create schema if not exists "{identifier(target[0], "schema")}"')
+    if not column:  # a whole table (a dimension rebuilt from its change rows)
+        con.execute(f"create or replace table {dst} as select * from {src}")
+        return 1
+    if not target_columns:
+        con.execute(f"create table {dst} as select * from {src} where {between}", bounds)
+        return 1
+    known = {name for name, _ in target_columns}
+    for name, kind in source_columns:
+        if name not in known:
+            if not _TYPE.match(kind):
+                raise ProjectError(f"column {source}.{name} has an unexpected type {kind!r}")
+            con.execute(f'alter table {dst} add column "{identifier(name, "column")}" {kind}')
+    names = _names([name for name, _ in source_columns])
+    con.execute(f"delete from {dst} where {between}", bounds)
+    con.execute(f"insert into {dst} ({names}) select {names} from {src} where {between}", bounds)
+    return 2 + len(set(dict(source_columns)) - known)
+
+
+def publish_tables(
+    con: duckdb.DuckDBPyConnection,
+    tables: list[ModelTable],
+    first: date,
+    last: date,
+    *,
+    source: str,
+    target: str,
+) -> int:
+    """Copy every table's window for lake days first..last from schema suffix `source` to
+    `target` in one transaction; the statements run."""
+    suffix = source or target
+    statements = 0
+    con.execute("begin transaction")
+    try:
+        for table in tables:
+            base = _base_schema(table.schema, suffix)
+            statements += _copy_window(
+                con,
+                table,
+                (base + source, table.alias),
+                (base + target, table.alias),
+                table.window.bounds(first, last),
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return statements

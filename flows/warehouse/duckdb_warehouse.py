@@ -1,0 +1,188 @@
+"""The DuckDB warehouse: one file, one writer at a time; every Sluice access to it but dbt's.
+
+It holds the one piece of glue to Great Expectations' SQL path on DuckDB: GX only keeps a
+persistent connection for the dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, results
+fetched after the connection went back to the pool come back empty and every expectation fails
+(tests/integration/test_gates.py fails if this stops working).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from flows.lake.layout import Lake
+from flows.project.identifiers import identifier
+from flows.project.lake_tables import LakeTable
+from flows.project.manifest import ModelTable
+from flows.settings import RetentionSettings
+from flows.state.store import StateStore
+from flows.warehouse.duckdb_landing import land_partition
+from flows.warehouse.duckdb_publish import publish_tables
+from flows.warehouse.duckdb_sweep import sweep_warehouse
+from flows.warehouse.interface import AUDIT_SCHEMA, OpsMirror
+from flows.warehouse.records import PartitionLanding, Sweep
+
+_AUDIT_DDL = """
+create table if not exists audit.gate_failures (
+    run_id varchar not null,
+    checked_at timestamp not null,
+    dt date not null,
+    layer varchar not null,
+    suite varchar not null,
+    expectation varchar not null,
+    severity varchar not null,
+    column_name varchar,
+    failing_row json
+)"""
+
+
+class _DuckDBDialect:
+    """Stands in GX's persisted-connection list for DuckDB (compares equal to 'duckdb')."""
+
+    value = "duckdb"
+
+    def __eq__(self, other: object) -> bool:
+        return str(getattr(other, "value", other)).lower() == "duckdb"
+
+    def __hash__(self) -> int:
+        return hash("duckdb")
+
+
+def apply_duckdb_shim() -> None:
+    """Make GX keep its DuckDB connection open (idempotent)."""
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as engine
+
+    if not any(d == "duckdb" for d in engine._PERSISTED_CONNECTION_DIALECTS):
+        engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
+            *engine._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialect(),
+        )
+
+
+class DuckDBWarehouse:
+    """A DuckDB warehouse file. Every connection uses DuckDB's default configuration, as dbt's
+    and GX's do: DuckDB refuses connections of another configuration in the same process."""
+
+    aware_timestamps = False
+    concurrent_writers = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return f"the DuckDB file {self.path}"
+
+    @property
+    def lock_key(self) -> str:
+        return f"warehouse:{self.path}"
+
+    @property
+    def dbt_vars(self) -> dict[str, str]:
+        return {}
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file (created if missing), closed after the block."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def land(
+        self,
+        lake: Lake,
+        tables: tuple[LakeTable, ...],
+        dt: date,
+        *,
+        lateness_days: int,
+        load_id: str,
+    ) -> PartitionLanding:
+        with self.connection() as con:
+            return land_partition(
+                con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id
+            )
+
+    def add_gx_datasource(self, context: Any, name: str) -> None:
+        from duckdb_engine import ConnectionWrapper
+
+        apply_duckdb_shim()
+        path = str(self.path)
+        context.data_sources.add_sql(
+            name=name,
+            connection_string=f"duckdb:///{path}",
+            kwargs={"creator": lambda: ConnectionWrapper(duckdb.connect(path))},
+        )
+
+    def quote(self, name: str) -> str:
+        return f'"{name}"'
+
+    def select_rows(self, query: str) -> list[dict[str, Any]]:
+        with self.connection() as con:
+            cursor = con.execute(query)
+            names = [d[0] for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def append_failures(self, rows: list[list[Any]]) -> None:
+        with self.connection() as con:
+            con.execute(f"create schema if not exists {identifier(AUDIT_SCHEMA, 'schema')}")
+            con.execute(_AUDIT_DDL)
+            con.executemany(
+                "insert into audit.gate_failures values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def count_rows(self, relations: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        if not self.path.exists():
+            return dict.fromkeys(relations, 0)
+        with self.connection() as con:
+            existing = set(con.execute(_TABLES).fetchall())
+            counts = {}
+            for schema, table in relations:
+                relation = f"{identifier(schema, 'schema')}.{identifier(table, 'table')}"
+                counts[(schema, table)] = (
+                    _scalar(con, f"select count(*) from {relation}")
+                    if (schema, table) in existing
+                    else 0
+                )
+            return counts
+
+    def publish(
+        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+    ) -> int:
+        with self.connection() as con:
+            return publish_tables(con, tables, first, last, source=source, target=target)
+
+    def sweep(
+        self,
+        retention: RetentionSettings,
+        now: datetime,
+        *,
+        apply: bool,
+        audit_suffix: str,
+        built: set[tuple[str, str]],
+    ) -> list[Sweep]:
+        if not self.path.exists():
+            return []
+        with self.connection() as con:
+            return sweep_warehouse(
+                con, retention, now, apply=apply, audit_suffix=audit_suffix, built=built
+            )
+
+    def ops_mirror(self, store: StateStore) -> OpsMirror | None:
+        return None  # the state store is read where it is (SQLite beside the warehouse)
+
+
+_TABLES = "select table_schema, table_name from information_schema.tables"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0

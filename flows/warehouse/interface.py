@@ -1,0 +1,120 @@
+"""The Warehouse interface: everything Sluice does in a warehouse outside dbt."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from flows.lake.layout import Lake
+from flows.project.lake_tables import LakeTable
+from flows.project.manifest import ModelTable
+from flows.settings import RetentionSettings
+from flows.state.store import StateStore
+from flows.warehouse.records import PartitionLanding, Published, Sweep
+
+AUDIT_SCHEMA = "audit"
+AUDIT_COLUMNS = (
+    "run_id",
+    "checked_at",
+    "dt",
+    "layer",
+    "suite",
+    "expectation",
+    "severity",
+    "column_name",
+    "failing_row",
+)
+
+
+class OpsMirror(Protocol):
+    """Publishes the state store's ledger, gate checks and incidents where analysts query them."""
+
+    def publish(self, run_id: str, *, force: bool = False) -> Published:
+        """Send every table changed since its last publish (every table with force)."""
+        ...
+
+
+class Warehouse(Protocol):
+    """A DuckDB file or a BigQuery project: landing, gates, counts, publishing, sweeps, ops."""
+
+    @property
+    def name(self) -> str:
+        """What and where, for messages (`the DuckDB file /path`, `the BigQuery project p`)."""
+        ...
+
+    @property
+    def lock_key(self) -> str | None:
+        """The lock that serialises writers of this warehouse (None: writers may overlap)."""
+        ...
+
+    @property
+    def concurrent_writers(self) -> bool:
+        """Whether several runs may write at once (a DuckDB file has one writer)."""
+        ...
+
+    @property
+    def aware_timestamps(self) -> bool:
+        """Whether timestamps come back zone-aware (BigQuery: UTC) or naive (DuckDB)."""
+        ...
+
+    @property
+    def dbt_vars(self) -> dict[str, str]:
+        """Parse and run vars the pipeline's dbt project needs on this warehouse."""
+        ...
+
+    def land(
+        self,
+        lake: Lake,
+        tables: tuple[LakeTable, ...],
+        dt: date,
+        *,
+        lateness_days: int,
+        load_id: str,
+    ) -> PartitionLanding:
+        """Replace lake day dt in raw and the quarantine."""
+        ...
+
+    def add_gx_datasource(self, context: Any, name: str) -> None:
+        """Register the warehouse as Great Expectations SQL datasource `name`."""
+        ...
+
+    def quote(self, name: str) -> str:
+        """One identifier quoted for this warehouse's SQL (names pass identifier() first)."""
+        ...
+
+    def select_rows(self, query: str) -> list[dict[str, Any]]:
+        """The rows of a query, as dicts."""
+        ...
+
+    def append_failures(self, rows: list[list[Any]]) -> None:
+        """Append rows (AUDIT_COLUMNS order) to audit.gate_failures, creating it if needed."""
+        ...
+
+    def count_rows(self, relations: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Rows of each (schema, table) now; 0 for one that does not exist yet."""
+        ...
+
+    def publish(
+        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+    ) -> int:
+        """Copy each table's window of lake days first..last from schema suffix `source` to
+        `target` (whole tables without a partition column), by column name, all or nothing
+        where the warehouse allows; the statements it ran."""
+        ...
+
+    def sweep(
+        self,
+        retention: RetentionSettings,
+        now: datetime,
+        *,
+        apply: bool,
+        audit_suffix: str,
+        built: set[tuple[str, str]],
+    ) -> list[Sweep]:
+        """Audit and quarantine rows past retention, and relations of `*<audit_suffix>` schemas
+        not in `built`: counted, or deleted with apply."""
+        ...
+
+    def ops_mirror(self, store: StateStore) -> OpsMirror | None:
+        """Where the state store is published for analysts (None: it is read where it is)."""
+        ...

@@ -1,0 +1,1 @@
+"""Developer tooling, not in the wheel: PR check, docs check, secrets scan, BigQuery check."""
