@@ -1,6 +1,5 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='applied_date',
         partition_by=date_partition('applied_date'),
         cluster_by=['occupation'],

@@ -1,7 +1,5 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='replace_window',
         event_time='landed_date',
         partition_by=date_partition('landed_date'),
         on_schema_change='append_new_columns',
