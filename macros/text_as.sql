@@ -1,5 +1,5 @@
 {#-
-    A text value typed by the source-meta vocabulary (string, integer, boolean, date,
+    A text value typed by the source-meta vocabulary (string, integer, number, boolean, date,
     timestamp); null when it does not convert. `name` only labels the error of an unknown type.
 -#}
 {% macro text_as(text, data_type='string', name='') %}
@@ -7,6 +7,8 @@
         {{ return(text) }}
     {%- elif data_type == 'integer' -%}
         {{ return(cast_or_null(text, dbt.type_bigint())) }}
+    {%- elif data_type == 'number' -%}
+        {{ return(cast_or_null(text, dbt.type_float())) }}
     {%- elif data_type == 'boolean' -%}
         {{ return(cast_or_null('lower(' ~ text ~ ')', dbt.type_boolean())) }}
     {%- elif data_type == 'date' -%}
@@ -16,7 +18,7 @@
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "text_as: unknown data_type '" ~ data_type ~ "' for '" ~ name
-            ~ "' (use string, integer, boolean, date or timestamp)"
+            ~ "' (use string, integer, number, boolean, date or timestamp)"
         ) }}
     {%- endif -%}
 {% endmacro %}

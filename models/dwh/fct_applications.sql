@@ -1,6 +1,5 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='status_date',
         partition_by=date_partition('status_date'),
         cluster_by=['status', 'job_id'],

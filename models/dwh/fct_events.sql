@@ -1,6 +1,5 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='event_date',
         partition_by=date_partition('event_date'),
         cluster_by=['event_type', 'platform'],
@@ -16,58 +15,6 @@
 with
 
 landed_events as (
-    select
-        landed_date,
-        source_file,
-        line_number,
-        event_id,
-        event_type,
-        event_at,
-        event_date,
-        user_id,
-        session_id,
-        platform,
-        job_id,
-        algorithm,
-        slot,
-        ab_test_id,
-        pattern_id,
-        app_version
-    from {{ ref('stg_app__events') }}
-    where {{ in_window('landed_date', lead=lateness_days) }}
-),
-
--- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
--- here keeps a full rebuild equal to the windowed runs even if one slipped through.
-on_time_events as (
-    select
-        landed_date,
-        source_file,
-        line_number,
-        event_id,
-        event_type,
-        event_at,
-        event_date,
-        user_id,
-        session_id,
-        platform,
-        job_id,
-        algorithm,
-        slot,
-        ab_test_id,
-        pattern_id,
-        app_version,
-        row_number() over (
-            partition by event_id
-            order by landed_date asc, source_file asc, line_number asc
-        ) as copy_number
-    from landed_events
-    where
-        event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
-        and event_id is not null
-),
-
-first_copies as (
     select
         event_id,
         event_type,
@@ -85,12 +32,14 @@ first_copies as (
         landed_date,
         source_file,
         line_number
-    from on_time_events
-    where
-        copy_number = 1
-        and {{ in_window('event_date') }}
+    from {{ ref('stg_app__events') }}
+    where {{ in_window('landed_date', lead=lateness_days) }}
 )
 
+-- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
+-- here keeps a full rebuild equal to the windowed runs even if one slipped through. The first
+-- copy of an event by lake day, file and line wins; the window's dates are kept only after
+-- that choice, so a later copy with another date never stands in for it.
 select
     event_id,
     event_type,
@@ -108,4 +57,13 @@ select
     landed_date,
     source_file,
     line_number
-from first_copies
+from landed_events
+where
+    event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
+    and event_id is not null
+qualify
+    row_number() over (
+        partition by event_id
+        order by landed_date asc, source_file asc, line_number asc
+    ) = 1
+    and {{ in_window('event_date') }}

@@ -89,20 +89,13 @@ def test_raw_keeps_new_fields_and_new_dump_columns(
 
 
 def _add_column_to_models(project: Path) -> None:
-    staging = project / "models" / "staging" / "app" / "stg_app__events.sql"
-    text = staging.read_text()
-    edits = (  # the field list the payload is parsed into, then the typed and final selects
-        ("'app_version',\n] -%}", "'app_version', 'referrer',\n] -%}"),
-        (
-            "        app_version,\n        loaded_at",
-            "        app_version,\n        referrer,\n        loaded_at",
-        ),
-        ("\n    app_version,\n", "\n    app_version,\n    referrer,\n"),
-    )
-    for before, after in edits:
-        assert text.count(before) == 1, before
-        text = text.replace(before, after)
-    staging.write_text(text)
+    # staging derives its fields from the source YAML: declaring the field there is its edit
+    sources = project / "models" / "staging" / "app" / "_app__sources.yml"
+    text = sources.read_text()
+    declared = "                app_version: {type: string, required: []}\n"
+    added = "                referrer: {type: string, required: []}\n"
+    assert text.count(declared) == 1, declared
+    sources.write_text(text.replace(declared, declared + added))
     fact = project / "models" / "dwh" / "fct_events.sql"
     fact.write_text(
         re.sub(r"\bapp_version\b(,?)", r"app_version,\n        referrer\1", fact.read_text())

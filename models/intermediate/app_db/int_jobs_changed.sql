@@ -1,6 +1,5 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='change_date',
         partition_by=date_partition('change_date'),
         cluster_by=['job_id'],

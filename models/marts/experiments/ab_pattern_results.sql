@@ -1,6 +1,5 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='event_date',
         partition_by=date_partition('event_date'),
         cluster_by=['ab_test_id', 'pattern_id'],

@@ -1,15 +1,24 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='weights_date',
         partition_by=date_partition('weights_date'),
         cluster_by=['ab_test_id', 'pattern_id'],
-        meta={'window': {'lag_days': (var('lateness_days') | int) - 1, 'lead_days': 28}},
+        meta={
+            'window': {
+                'lag_days': (var('lateness_days') | int) - 1,
+                'lead_days': var('bandit_lookback_days') | int,
+            },
+        },
     )
 }}
 
-{#- Weights for date W learn from event dates [W - 28, W - 1]. -#}
-{%- set lookback_days = 28 -%}
+{#- Weights for date W learn from event dates [W - lookback_days, W - 1]. -#}
+{%- set lookback_days = var('bandit_lookback_days') | int -%}
+{%- if lookback_days < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "var 'bandit_lookback_days' must be an integer >= 1, got " ~ var('bandit_lookback_days')
+    ) }}
+{%- endif -%}
 {%- set exploration_floor = var('bandit_exploration_floor') | float -%}
 {%- if not (0 <= exploration_floor < 1) -%}
     {{ exceptions.raise_compiler_error("var 'bandit_exploration_floor' must be in [0, 1), got " ~ exploration_floor) }}

@@ -1,15 +1,19 @@
 {{
     config(
-        incremental_strategy='replace_window',
         event_time='applied_date',
         partition_by=date_partition('applied_date'),
         cluster_by=['occupation'],
-        meta={'window': {'lag_days': 28, 'lead_days': 1}},
+        meta={'window': {'lag_days': var('funnel_horizon_days') | int, 'lead_days': 1}},
     )
 }}
 
 {#- A cohort counts the statuses seen within this many days of applying. -#}
-{%- set horizon_days = 28 -%}
+{%- set horizon_days = var('funnel_horizon_days') | int -%}
+{%- if horizon_days < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "var 'funnel_horizon_days' must be an integer >= 1, got " ~ var('funnel_horizon_days')
+    ) }}
+{%- endif -%}
 
 with
 

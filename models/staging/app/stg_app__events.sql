@@ -1,7 +1,5 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='replace_window',
         event_time='landed_date',
         partition_by=date_partition('landed_date'),
         on_schema_change='append_new_columns',
@@ -10,11 +8,11 @@
 }}
 
 {#- A table, built per lake day: each payload is parsed once, when its day is landed, not again
-    for every later run that reads the day. -#}
-{%- set event_fields = [
-    'event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'platform',
-    'job_id', 'algorithm', 'slot', 'ab_test_id', 'pattern_id', 'app_version',
-] -%}
+    for every later run that reads the day. Its fields, their order and types are the source's
+    meta.sluice.fields (declared once; landing reads them too): a field added there appears
+    here, before loaded_at, with no edit to this file. -#}
+{%- set fields = lake_fields('app', 'events') -%}
+{%- set renames = {'event_time': 'event_at'} -%}
 
 with
 
@@ -37,27 +35,19 @@ parsed as (
         line_number,
         loaded_at,
         -- one column per field, named after it
-        {{ json_texts('payload', event_fields) }}  -- noqa: AL03
+        {{ json_texts('payload', fields | map(attribute='name') | list) }}  -- noqa: AL03
     from source
 ),
 
+-- every field typed by its meta type; event_time becomes event_at
 typed as (
     select
         dt as landed_date,
         source_file,
         line_number,
-        event_id,
-        event_type,
-        {{ text_as('event_time', 'timestamp') }} as event_at,
-        user_id,
-        session_id,
-        platform,
-        job_id,
-        algorithm,
-        {{ text_as('slot', 'integer') }} as slot,
-        ab_test_id,
-        pattern_id,
-        app_version,
+        {%- for field in fields %}
+            {{ typed_column(field.name, field.type, renames.get(field.name, field.name)) }},
+        {%- endfor %}
         loaded_at
     from parsed
 )
@@ -66,18 +56,11 @@ select
     landed_date,
     source_file,
     line_number,
-    event_id,
-    event_type,
-    event_at,
-    cast(event_at as date) as event_date,
-    user_id,
-    session_id,
-    platform,
-    job_id,
-    algorithm,
-    slot,
-    ab_test_id,
-    pattern_id,
-    app_version,
+    {%- for field in fields %}
+        {{ renames.get(field.name, field.name) }},
+        {%- if field.name == 'event_time' %}
+            cast(event_at as date) as event_date,
+        {%- endif %}
+    {%- endfor %}
     loaded_at
 from typed
