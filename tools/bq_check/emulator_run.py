@@ -101,7 +101,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     )
     gates, proof = compare_gates(settings, project, reference, reference_project, days)
     report.proofs.append(proof)
-    models = _windowed_models(dbt.manifest)
+    models = _windowed_models(project)
     _check_publish(warehouse, project, models, days, report)
     before = {name: _counts(client, rel, column) for name, (rel, column, _) in models.items()}
     raw_before = _raw_counts(client, settings.bq_project)
@@ -154,19 +154,20 @@ def _dbt(
         raise EmulatorCheckFailed(f"dbt {command[0]} failed on the emulator: {result.exception}")
 
 
-def _windowed_models(manifest: Any) -> dict[str, tuple[str, str, tuple[int, int]]]:
-    """replace_window models: relation, partition column and (lag, lead) days of their window."""
-    models = {}
-    for node in manifest.nodes.values():
-        config = node.config
-        if node.resource_type != "model" or config.incremental_strategy != "replace_window":
-            continue
-        window = (config.meta or {}).get("window") or {}
-        relation = f"{node.database}.{node.schema}.{node.alias}"
-        bounds = (int(window.get("lag_days") or 0), int(window.get("lead_days") or 0))
-        models[node.name] = (relation, str(config.event_time), bounds)
+def _windowed_models(project: Project) -> dict[str, tuple[str, str, tuple[int, int]]]:
+    """Incremental models with a partition column: relation, column, (lag, lead) of the window."""
+    models = {
+        table.name: (
+            f"{table.database}.{table.schema}.{table.alias}",
+            table.partition_column,
+            (table.window.lag_days, table.window.lead_days),
+        )
+        for layer in project.layers
+        for table in project.tables(layer)
+        if table.materialized == "incremental" and table.partition_column
+    }
     if not models:
-        raise EmulatorCheckFailed("the manifest has no replace_window model to check")
+        raise EmulatorCheckFailed("the project has no windowed incremental model to check")
     return dict(sorted(models.items()))
 
 
