@@ -15,7 +15,7 @@ NAME = "orchestration_overhead_s"
 
 def _observe_dbt_sql(sink: list[float]) -> None:
     """Collect the dbt nodes' own execution seconds of every layer run (read-only observer)."""
-    from flows.project.manifest import dbt_runner
+    from flows.project import dbt_runner
 
     original = dbt_runner.DbtProject.run_layer
 

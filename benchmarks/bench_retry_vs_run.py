@@ -8,7 +8,7 @@ NAME = "retry_vs_run"
 
 
 def main() -> None:
-    from flows.pipeline.runs import flows as pipeline
+    from flows.pipeline import prefect_flows as pipeline
 
     with harness.question(NAME):
         place, dt = harness.main_place(NAME)

@@ -21,7 +21,7 @@ from benchmarks import harness
 
 
 def _failed_then_retry(place: Any, dt: date) -> Callable[[], Any]:
-    from flows.pipeline.runs import flows as pipeline
+    from flows.pipeline import prefect_flows as pipeline
 
     harness.fail_at_landing(place, dt)
     return lambda: pipeline.retry_failed(dt, dt)

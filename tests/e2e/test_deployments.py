@@ -83,3 +83,29 @@ def test_daily_deployment_runs_a_lake_day_on_a_real_server_and_worker(
     kpi_days = con.execute("select count(distinct event_date) from marts.daily_kpis").fetchone()
     con.close()
     assert kpi_days == (1,)
+
+
+def test_every_deployment_entrypoint_loads_the_way_prefect_deploy_loads_it() -> None:
+    """`prefect deploy` loads each entrypoint as a script, its folder first on sys.path: a module
+    there named like a package the flow imports (a `flows.py` beside it) would shadow it."""
+    import yaml
+
+    config = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())
+    entrypoints = [d["entrypoint"] for d in config["deployments"]]
+    assert len(entrypoints) == 5
+    script = (
+        "import sys\n"
+        "from prefect.flows import load_flow_from_entrypoint\n"
+        "for entrypoint in sys.argv[1:]:\n"
+        "    print(entrypoint, load_flow_from_entrypoint(entrypoint).name)\n"
+    )
+    loaded = subprocess.run(
+        [str(Path(server._prefect()[0]).with_name("python")), "-c", script, *entrypoints],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    names = [line.split()[-1] for line in loaded.stdout.splitlines()]
+    assert names == ["daily", "backfill", "retry-failed", "watchdog", "janitor"]

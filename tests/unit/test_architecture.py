@@ -122,11 +122,15 @@ def _target_comparisons(path: Path) -> Iterator[int]:
                 yield node.lineno
 
 
+# The chooser; and settings, which gives each warehouse its own default state file.
+READ_THE_TARGET = (FLOWS / "warehouse" / "choose.py", FLOWS / "settings.py")
+
+
 def test_only_the_warehouse_chooser_reads_the_target() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{line}"
         for path in MODULES
-        if path != FLOWS / "warehouse" / "choose.py"
+        if path not in READ_THE_TARGET
         for line in _target_comparisons(path)
     ]
     assert found == []
@@ -166,3 +170,48 @@ def test_the_top_of_the_package_stays_small_and_each_subpackage_says_what_it_own
 def test_no_module_is_over_400_lines(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+def _sluice_imports(path: Path) -> Iterator[tuple[str, str | None, int]]:
+    """(module, imported name or None, line) of each import of a Sluice module in the file."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in ("flows", "tools", "benchmarks"):
+                    yield alias.name, None, node.lineno
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] in ("flows", "tools", "benchmarks")
+        ):
+            for alias in node.names:
+                yield node.module, alias.name, node.lineno
+
+
+def test_every_import_of_a_sluice_module_names_something_that_exists() -> None:
+    """Imports inside functions run late (benchmarks, lazy CLI imports): a moved module or a
+    renamed function must fail here, not in the first `make bench` after the move."""
+    import importlib
+
+    files = [
+        path
+        for folder in ("flows", "tools", "benchmarks", "tests")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+    ]
+    broken = []
+    for path in files:
+        for module, name, line in _sluice_imports(path):
+            where = f"{path.relative_to(ROOT)}:{line}"
+            try:
+                loaded = importlib.import_module(module)
+            except ImportError as error:
+                broken.append(f"{where}: {module}: {error}")
+                continue
+            if name and not hasattr(loaded, name):
+                try:
+                    importlib.import_module(f"{module}.{name}")
+                except ImportError:
+                    broken.append(f"{where}: {module} has no {name}")
+    assert len(files) > 100
+    assert broken == []
