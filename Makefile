@@ -43,7 +43,7 @@ $(PREFECT_DB): $(VENV)/.installed
 install: $(VENV)/.installed $(PREFECT_DB) ## create .venv, install the locked dependencies, migrate Prefect's database
 
 demo: install ## generate a 7-day sample lake under data/ and run the daily pipeline for each day
-	rm -rf data/lake data/warehouse.duckdb
+	rm -rf data/lake data/warehouse.duckdb data/warehouse.state.sqlite
 	$(BIN)/sluice lake generate --start $(DEMO_START) --days $(DEMO_DAYS) --events-per-day $(DEMO_EVENTS)
 	$(BIN)/sluice backfill --start $(DEMO_START) --end $$(date -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
 
@@ -63,12 +63,13 @@ LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
-lint: install ## secrets scan, YAML, dbt parse, descriptions, SQL style (sqlfluff), ruff, mypy
+lint: install ## secrets scan, YAML, dbt parse, descriptions, quality gates, SQL style (sqlfluff), ruff, mypy
 	@mkdir -p $(LINT_DIR)
 	$(BIN)/python -m tools.secrets_scan
 	$(BIN)/yamllint --strict .
 	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
 	$(BIN)/python -m tools.docs_check --manifest $(LINT_DIR)/manifest.json
+	$(LINT_ENV) $(BIN)/python -m tools.suites_check
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT)
 	$(LINT_ENV) $(BIN)/sqlfluff lint $(SQL_PATHS) --format $(SQLFLUFF_FORMAT) --config .sqlfluff-rendered
 	$(BIN)/ruff check flows tools tests benchmarks
@@ -114,7 +115,7 @@ soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_
 DOCS_PORT ?= 8080
 
 docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), served on 127.0.0.1
-	$(BIN)/dbt docs generate --profiles-dir . --static
+	$(BIN)/dbt docs generate --profiles-dir . --static --vars '{build_schema_suffix: ""}'
 	-$(BIN)/python -m tools.docs_check --manifest target/manifest.json --catalog target/catalog.json
 	@echo "static single-file docs: $(CURDIR)/target/static_index.html"
 	$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser

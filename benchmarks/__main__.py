@@ -14,6 +14,7 @@ FIRST = (
     "bench_pipeline_vs_plain_sql",
     "bench_orchestration_overhead",
     "bench_gates_share",
+    "bench_publish_share",
     "bench_vs_prefect_dbt",
     "bench_retry_vs_run",
     "bench_landing",

@@ -4,9 +4,13 @@ SluiceError
 ├── InputError                  bad parameter or bad lake input: fix the input, do not retry
 │   ├── InvalidParameter        a CLI option or flow parameter (date, range, path, identifier)
 │   ├── PartitionIncomplete     a lake partition without its _SUCCESS marker, or missing
-│   └── UnreadableFile          a lake file the warehouse cannot read (corrupt gzip, bad parquet)
+│   ├── UnreadableFile          a lake file the warehouse cannot read (corrupt gzip, bad parquet)
+│   └── StateMismatch           the state store belongs to another warehouse
 ├── ProjectError                the dbt project cannot be parsed or is inconsistent
 ├── OpsPublishFailed            the state store could not be published to the ops dataset
+├── LockHeld                    another run holds the lock (names the holder and its lease)
+├── LockLost                    a run lost a lock it held: it stops before it publishes
+├── WarehouseBusy               another process holds the warehouse (transient)
 └── StepFailed                  a pipeline step (landing, a dbt layer) failed for a partition
     └── TransientStepFailure    the same, but worth retrying (lock contention, I/O hiccup)
 """
@@ -62,6 +66,18 @@ class LockHeld(SluiceError):
     """Another run holds the lock; the message names the holder and its lease."""
 
 
+class WarehouseBusy(SluiceError):
+    """Another process holds the warehouse (a DuckDB file has one writer); worth retrying."""
+
+
+class StateMismatch(InputError):
+    """The state store belongs to another warehouse: its ledger does not describe this one."""
+
+
+class LockLost(SluiceError):
+    """A run no longer holds a lock it took (its lease was taken over): it must not publish."""
+
+
 class StepFailed(SluiceError):
     """A pipeline step failed for one partition."""
 
@@ -97,7 +113,7 @@ def transient_text(message: str) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a retry may cure this error; bad input, bad SQL and failed gates never are."""
-    if isinstance(exc, TransientStepFailure):
+    if isinstance(exc, TransientStepFailure | WarehouseBusy):
         return True
     if isinstance(exc, SluiceError):
         return False

@@ -7,11 +7,12 @@ the project), then the defaults. Secrets (`Secrets`) come from env vars only, ne
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +51,26 @@ class EmailSink(BaseModel):
     username: str | None = Field(default=None, description="login name, if the server needs one")
     sender: str = Field(description="From: address")
     recipients: tuple[str, ...] = Field(min_length=1, description="To: addresses")
+
+
+# Days the gates hold only to their volume floor (volume varies on them) and leave out of the
+# history they learn from, as MM-DD (every year) or YYYY-MM-DD. The sample lake's default holidays
+# are these too (flows/sample/spec.py).
+DEFAULT_HOLIDAYS = ("01-01", "01-02", "01-03", "12-24", "12-25", "12-31")
+
+
+def holiday_dates(calendar: tuple[str, ...], years: range) -> frozenset[date]:
+    """The dates of a holiday calendar (MM-DD every year, or YYYY-MM-DD) within `years`."""
+    found: set[date] = set()
+    for entry in calendar:
+        try:
+            if len(entry) == 5:
+                found |= {date.fromisoformat(f"{year}-{entry}") for year in years}
+            else:
+                found.add(date.fromisoformat(entry))
+        except ValueError as exc:
+            raise InvalidParameter(f"holiday {entry!r} is not MM-DD or YYYY-MM-DD: {exc}") from exc
+    return frozenset(found)
 
 
 class NotifySettings(BaseModel):
@@ -101,14 +122,16 @@ class Settings(BaseSettings):
 
     lake: LakeLocation = Field(
         default=PROJECT_DIR / "data" / "lake",
-        description="the lake: a folder, or gs://bucket/prefix (flows/lake_bucket.py)",
+        description="the lake: a folder, or gs://bucket/prefix (flows/lake/bucket.py)",
     )
     duckdb: Path = Field(
         default=PROJECT_DIR / "data" / "warehouse.duckdb", description="the DuckDB warehouse file"
     )
     state: Path = Field(
-        default=PROJECT_DIR / "data" / "state.sqlite",
-        description="the state store (ledger, locks, incidents) that status reads during a run",
+        default=PROJECT_DIR / "data" / "warehouse.state.sqlite",
+        description="the state store (ledger, locks, incidents) that status reads during a run; "
+        "by default one per warehouse: beside the DuckDB file (<file>.state.sqlite), or "
+        "data/<project>.state.sqlite for a BigQuery project",
     )
     reports: Path | None = Field(
         default=None, description="run reports folder (default: `reports/` beside the state store)"
@@ -128,6 +151,10 @@ class Settings(BaseSettings):
         default="on_failure",
         description="when a run renders Great Expectations Data Docs: always, when a check "
         "failed or warned, or never (rendering takes ~1 s a run)",
+    )
+    holidays: tuple[str, ...] = Field(
+        default=DEFAULT_HOLIDAYS,
+        description="holiday calendar of the volume gates: MM-DD (every year) or YYYY-MM-DD",
     )
     notify: NotifySettings = NotifySettings()
     watchdog: WatchdogSettings = WatchdogSettings()
@@ -173,6 +200,21 @@ class Settings(BaseSettings):
         description="dataset the ledger, gate checks and incidents are published to (as-is, "
         "like raw, dwh and marts)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_of_the_warehouse(cls, data: Any) -> Any:
+        """Without an explicit `state`, each warehouse gets its own state store."""
+        if not isinstance(data, dict) or data.get("state") is not None:
+            return data
+        target = str(data.get("target") or "dev")
+        if target == "dev":
+            duckdb = Path(str(data.get("duckdb") or PROJECT_DIR / "data" / "warehouse.duckdb"))
+            state = duckdb.with_name(f"{duckdb.stem}.state.sqlite")
+        else:
+            project = str(data.get("bq_project") or "sluice-emulator")
+            state = PROJECT_DIR / "data" / f"{project}.state.sqlite"
+        return {**data, "state": state}
 
     def resolved(self) -> Settings:
         """Return a copy whose paths are absolute, so dbt and DuckDB agree from any cwd."""

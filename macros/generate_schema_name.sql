@@ -1,16 +1,17 @@
 {#-
-    Custom schemas are used as-is (staging, dwh, marts), not prefixed with the target schema.
-    Write-audit-publish: the pipeline parses the project a second time with
-    var('publish_schema_suffix') = '_audit', so the marts layer is built into `marts_audit`,
-    checked there, and only then copied into `marts` by the pipeline (flows/warehouse/, publish).
+    Custom schemas are used as-is (staging, dwh, marts), not prefixed with the target schema,
+    with var('build_schema_suffix') appended for every model of a gated layer (meta.layer):
+    `_dev` by default, so an analytics engineer's plain `dbt build` never writes where readers
+    look; `_audit` in the pipeline, which checks each layer there and then publishes it to the
+    schema itself (write-audit-publish, flows/warehouse: publish, by column name); `` for the
+    docs of the published tables (make docs).
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {%- set suffix = var('publish_schema_suffix', '') or '' -%}
     {%- set layer = ((node.config or {}).get('meta') or {}).get('layer') if node is not none else none -%}
     {%- if custom_schema_name is none -%}
         {{ target.schema }}
-    {%- elif layer == 'marts' -%}
-        {{ custom_schema_name | trim }}{{ suffix }}
+    {%- elif layer -%}
+        {{ custom_schema_name | trim }}{{ var('build_schema_suffix', '_dev') or '' }}
     {%- else -%}
         {{ custom_schema_name | trim }}
     {%- endif -%}

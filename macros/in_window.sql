@@ -1,14 +1,17 @@
 {#-
-    Predicate for import CTEs: `<column> between <window start - lag> and <window end + lead>`,
-    the model's window_bounds() widened by the days it reads beyond what it writes.
-    Renders all_dates(column) (`true`) when the model is not built incrementally (first build,
-    full refresh).
+    Predicate for import CTEs: `<column> between <first> and <last>`. Without `upstream`, the
+    dates this model writes (window_bounds()); with `upstream`, the dates it reads of that
+    model or source, as the model declares once in meta.reads (read_bounds()), the same
+    declaration the pipeline's blocking follows. Renders all_dates(column) (`true`) only when
+    no run window is given (no var run_start) and the model is not built incrementally: an
+    analytics engineer's first build or full refresh builds everything; a run of the pipeline
+    always builds its window, first build included.
 -#}
-{% macro in_window(column, lag=0, lead=0) %}
-    {%- if not is_incremental() -%}
+{% macro in_window(column, upstream=none) %}
+    {%- if not is_incremental() and run_date_var('run_start') is none -%}
         {{ all_dates(column) }}
     {%- else -%}
-        {%- set window_start, window_end = window_bounds() -%}
-        {{ date_between(column, shift_iso_date(window_start, -(lag | int)), shift_iso_date(window_end, lead | int)) }}
+        {%- set first, last = read_bounds(upstream) if upstream else window_bounds() -%}
+        {{ date_between(column, first, last) }}
     {%- endif -%}
 {% endmacro %}

@@ -27,7 +27,7 @@ dump_rows as (
         ) as copy_number
     from {{ staging_model }}
     where
-        {{ in_window('dump_date', lag=1) }}
+        {{ in_window('dump_date', upstream=staging_model.identifier) }}
         {%- for column in key %}
         and {{ column }} is not null
         {%- endfor %}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,6 +54,37 @@ def copy_project(dest: Path, source: Path | None = None) -> Path:
         else:
             shutil.copy2(source / name, dest / name)
     return dest
+
+
+def copy_build(build: Build, folder: Path) -> tuple[Path, Path]:
+    """A consistent copy of a build's warehouse and state store (they are bound to each other)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(build.settings.duckdb))  # others may hold it open: write the WAL in
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    warehouse, state = folder / "warehouse.duckdb", folder / "state.sqlite"
+    shutil.copy2(build.settings.duckdb, warehouse)
+    with (
+        closing(sqlite3.connect(build.settings.state)) as src,
+        closing(sqlite3.connect(state)) as dst,
+    ):
+        src.backup(dst)
+    return warehouse, state
+
+
+def add_model(folder: Path, name: str, sql: str, key: str) -> Path:
+    """A model a test adds to a project copy, with the key test every gated table needs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / f"{name}.sql"
+    model.write_text(sql)
+    (folder / f"_{name}.yml").write_text(
+        "version: 2\n\nmodels:\n"
+        f"  - name: {name}\n    columns:\n      - name: {key}\n"
+        "        data_tests:\n          - unique\n          - not_null\n"
+    )
+    return model
 
 
 def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None) -> Any:

@@ -167,7 +167,7 @@ def _load(path: Path, what: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print every missing description and return 1, or a one-line summary and 0."""
-    parser = argparse.ArgumentParser(prog="python -m flows.docs_check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.docs_check", description=__doc__)
     parser.add_argument("--manifest", type=Path, default=Path("target/manifest.json"))
     parser.add_argument("--catalog", type=Path, help="also check warehouse columns (docs generate)")
     args = parser.parse_args(argv)

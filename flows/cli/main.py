@@ -89,7 +89,7 @@ def _prefect_api() -> None:
 def _pipeline(args: argparse.Namespace) -> int:
     from flows.cli import tables
     from flows.errors import PartitionsFailed
-    from flows.pipeline import flows as pipeline
+    from flows.pipeline import prefect_flows as pipeline
     from flows.settings import get_settings
 
     _quiet_user_errors()
@@ -107,6 +107,28 @@ def _pipeline(args: argparse.Namespace) -> int:
         raise
     tables.print_run(result, get_settings().reports_dir)
     tables.print_summary(result.summary, result.seconds, result.data_docs)
+    return 0
+
+
+def _accept(args: argparse.Namespace) -> int:
+    from flows.pipeline.workspace import Workspace
+
+    ws = Workspace.open()
+    if args.layer not in ws.project.steps:
+        raise InvalidParameter(
+            f"--layer {args.layer!r} is not one of {', '.join(ws.project.steps)}"
+        )
+    if args.revoke:
+        found = ws.ledger.revoke(args.date, args.layer)
+        print(f"{'revoked' if found else 'nothing to revoke for'} {args.layer} {args.date}")
+        return 0
+    if not (args.reason or "").strip():
+        raise InvalidParameter("--reason is required: say why the day is accepted")
+    ws.ledger.accept(args.date, args.layer, args.reason.strip())
+    print(
+        f"accepted {args.layer} {args.date}: days that read it are no longer blocked by it, and "
+        "its next run publishes it (sluice retry)"
+    )
     return 0
 
 
@@ -285,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_options(args)
         if args.command == "lake":
             return _generate(args)
+        if args.command == "accept":
+            return _accept(args)
         if args.command == "status":
             return _status(args)
         if args.command == "server":

@@ -66,6 +66,16 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     retry.add_argument("--start", type=_date)
     retry.add_argument("--end", type=_date)
 
+    accept = commands.add_parser(
+        "accept",
+        help="accept a lake day's step despite its checks: it stops blocking the days that read "
+        "it, and publishes on its next run (kept in the ledger; status shows it)",
+    )
+    accept.add_argument("--date", type=_date, required=True, help="lake day, YYYY-MM-DD")
+    accept.add_argument("--layer", required=True, help="the step: raw or a dbt layer")
+    accept.add_argument("--reason", help="why (required unless --revoke)")
+    accept.add_argument("--revoke", action="store_true", help="withdraw the acceptance")
+
     gates = commands.add_parser("gates", help="run the quality gates of a lake day and print them")
     gates.add_argument("--date", type=_date, required=True, help="lake day, YYYY-MM-DD")
     gates.add_argument("--layer", help="one layer only (default: every layer with suites)")

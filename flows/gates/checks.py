@@ -22,11 +22,13 @@ class Check:
     observed: Any
     unexpected_count: int | None
     why: str
+    expected: str = ""
 
     def describe(self) -> str:
         where = f"{self.suite}.{self.column}" if self.column else self.suite
         bad = self.unexpected_count or 0
-        return f"{where} {self.expectation} (observed {self.observed!r}, {bad} bad rows)"
+        expected = f"; {self.expected}" if self.expected else ""
+        return f"{where} {self.expectation} (observed {self.observed!r}, {bad} bad rows{expected})"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,13 @@ class GateResult:
     @property
     def passed(self) -> bool:
         return not self.blocking
+
+    def refused(self) -> dict[str, str]:
+        """Each table a blocking check failed on (suites are named <schema>.<table>), and why."""
+        found: dict[str, list[str]] = {}
+        for check in self.blocking:
+            found.setdefault(check.suite.rsplit(".", 1)[-1], []).append(check.describe())
+        return {table: "; ".join(reasons) for table, reasons in found.items()}
 
     def as_details(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ import json
 import logging
 import time as time_module
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -36,12 +37,14 @@ class Gates:
         project_dir: Path,
         store: StateStore,
         clock: Clock = utc_now,
+        holidays: frozenset[date] = frozenset(),
     ) -> None:
         self.warehouse = warehouse
+        self.holidays = holidays
         self.project = project
         self.store = store
         self.clock = clock
-        self.suites = load_suites(project, project_dir)
+        self.suites, self.unsuited = load_suites(project, project_dir)
         self.refs = ref_relations(project)
         self.flagged = False  # a check failed or warned since the last build_docs()
 
@@ -78,15 +81,17 @@ class Gates:
         schema_suffix: str = "",
         lag: bool = True,
         lead: bool = True,
+        tables: frozenset[str] | None = None,
     ) -> GateResult:
-        """Validate every suite of `layer` for lake day dt; failing rows go to the audit table.
+        """Validate every suite of `layer` (of `tables` only, when given) for lake day dt;
+        failing rows go to the audit table.
 
         Expectations scoped to the partition see the rows dated dt; the others see every date
         the step rewrote, [dt - lag_days, dt + lead_days] of the suite's model, so nothing is
         published unchecked. In a batch of days, `lag`/`lead` False leave that side of the
         window to the neighbouring day that checks it.
         """
-        suites = self.layer_suites(layer)
+        suites = [s for s in self.layer_suites(layer) if tables is None or s.table in tables]
         if not suites:
             return GateResult(layer, dt)
         checks: list[Check] = []
@@ -164,10 +169,12 @@ class Gates:
         first, last = (d.isoformat() for d in dates)  # dates, never user text
         quote = self.warehouse.quote
         relation = ".".join(quote(part) for part in suite.relation_parts(schema_suffix))
-        batch_sql = (
-            f"select * from {relation} where {quote(suite.partition_column)}"
-            f" between cast('{first}' as date) and cast('{last}' as date)"
-        )
+        batch_sql = f"select * from {relation}"  # a whole table (a dimension) is checked whole
+        if suite.partition_column:
+            batch_sql += (
+                f" where {quote(suite.partition_column)}"
+                f" between cast('{first}' as date) and cast('{last}' as date)"
+            )
         params, configs = self._parameters(suite, configs, dt)
         expectations = []
         for config in configs:
@@ -206,14 +213,16 @@ class Gates:
                 observed=plain(outcome.get("observed_value")),
                 unexpected_count=outcome.get("unexpected_count"),
                 why=(config.meta or {}).get("why", ""),
+                expected=str((config.meta or {}).get("expected") or ""),
             )
             if kind == "expect_table_row_count_to_be_between":
                 row_count = int(outcome.get("observed_value") or 0)
             error = raised(item.exception_info)
             if error:  # a check that cannot run blocks (fails closed)
-                check = Check(
-                    check.suite, kind, check.column, "critical", False, error[:300], None, check.why
-                )
+                check = replace(
+                    check, severity="critical", success=False, observed=error[:300],
+                    unexpected_count=None,
+                )  # fmt: skip
             checks.append(check)
             if not check.success:
                 rows = [] if error else self._failing_rows(config, outcome, batch_sql)
@@ -231,10 +240,13 @@ class Gates:
             config = dict(config)
             if "volume" in sluice:
                 rule = VolumeRule.of(sluice["volume"])
-                bounds = rule.bounds(self._history(suite.name, dt, rule.history_days))
-                params["volume_min"], params["volume_max"] = bounds.low, bounds.high
-                if bounds.warn_only:
-                    config["severity"] = "warning"  # too little history to judge: only warn
+                history = passed_counts(self.store, suite.name, dt, rule.history_days)
+                stop, warn = rule.bounds(dt, history, self.holidays)
+                params["volume_min"], params["volume_max"] = stop.low, stop.high
+                config["meta"] = {**config["meta"], "expected": stop.describe()}
+                if warn is not None:  # the first weeks: a finer band that only warns
+                    params["volume_warn_min"], params["volume_warn_max"] = warn.low, warn.high
+                    configs.append(_warning_band(config, warn.describe()))
             if "fresh_after_hours" in sluice:
                 zone = UTC if self.warehouse.aware_timestamps else None
                 moment = datetime.combine(dt, time(), tzinfo=zone) + timedelta(
@@ -243,17 +255,6 @@ class Gates:
                 params["fresh_after"] = moment.isoformat(sep=" ")
             configs.append(config)
         return params, configs
-
-    def _history(self, suite: str, dt: date, days: int) -> list[int]:
-        rows = self.store.read(
-            """select row_count from (
-                select dt, row_count,
-                    row_number() over (partition by dt order by checked_at desc) as n
-                from gate_checks where suite = :suite and dt < :dt and row_count is not null
-            ) where n = 1 order by dt desc limit :days""",
-            {"suite": suite, "dt": dt.isoformat(), "days": days},
-        )
-        return [int(r["row_count"]) for r in rows]
 
     def _render(self, query: str) -> str:
         for placeholder, relation in self.refs.items():
@@ -312,3 +313,29 @@ class Gates:
         ]
         if audit_rows:
             self.warehouse.append_failures(audit_rows)
+
+
+def _warning_band(config: dict[str, Any], expected: str) -> dict[str, Any]:
+    """A copy of a volume expectation over the warning band (parameters volume_warn_*)."""
+    kwargs = {
+        **config["kwargs"],
+        "min_value": {"$PARAMETER": "volume_warn_min"},
+        "max_value": {"$PARAMETER": "volume_warn_max"},
+    }
+    meta = {**config["meta"], "expected": expected}
+    return {**config, "kwargs": kwargs, "meta": meta, "severity": "warning"}
+
+
+def passed_counts(store: StateStore, suite: str, dt: date, days: int) -> dict[date, int]:
+    """Row counts of a suite's partitions in the `days` before dt whose latest check passed:
+    the history volume bounds learn from (a blocked day never drags them down)."""
+    rows = store.read(
+        """select dt, row_count from (
+            select dt, row_count, success,
+                row_number() over (partition by dt order by checked_at desc) as n
+            from gate_checks where suite = :suite and dt < :dt and dt >= :since
+                and row_count is not null
+        ) where n = 1 and success = 1""",
+        {"suite": suite, "dt": dt.isoformat(), "since": (dt - timedelta(days=days)).isoformat()},
+    )
+    return {date.fromisoformat(r["dt"]): int(r["row_count"]) for r in rows}

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flows.errors import ProjectError
+from flows.gates.defaults import default_suite
 from flows.project.identifiers import database_name, identifier
-from flows.project.manifest import RAW_LAYER, Project
+from flows.project.manifest import QUARANTINE, RAW_LAYER, Project
 from flows.project.nodes import models, node_meta
 from flows.project.windows import Window, window_of
 
@@ -40,7 +41,7 @@ class Suite:
         ]
 
     def relation_parts(self, schema_suffix: str = "") -> tuple[str, ...]:
-        """Database, schema (optionally suffixed: the marts audit copy) and table, validated."""
+        """Database, schema (suffixed: the audit copy a step is checked in) and table, validated."""
         schema = identifier(self.schema + schema_suffix, "schema")
         table = identifier(self.table, "table")
         return (database_name(self.database), schema, table) if self.database else (schema, table)
@@ -65,7 +66,7 @@ def _nodes_by_relation(project: Project) -> dict[tuple[str, str], _Table]:
         )
     for node in models(manifest):
         meta = node_meta(node)
-        found[(node.schema, node.alias)] = _Table(
+        found[(project.published_schema(node.schema), node.alias)] = _Table(
             meta.get("layer", ""),
             node.database,
             node.config.event_time or "",
@@ -91,8 +92,36 @@ def _check_scopes(path: Path, expectations: list[dict[str, Any]]) -> None:
             )
 
 
-def load_suites(project: Project, project_dir: Path) -> tuple[Suite, ...]:
-    """Every suite of the project, each matched to its table in the dbt manifest."""
+def _suite(doc: dict[str, Any], origin: Path, found: _Table, schema: str, table: str) -> Suite:
+    """A suite document matched to its table (a file's, or a default one)."""
+    key = tuple(doc.get("meta", {}).get("sluice", {}).get("key", ()))
+    _check_scopes(origin, doc["expectations"])
+    column = found.partition_column
+    partitioned = any(
+        ((e.get("meta") or {}).get("sluice") or {}).get("scope") == "partition"
+        for e in doc["expectations"]
+    )
+    if partitioned and not column:
+        raise ProjectError(f"suite {origin}: {schema}.{table} declares no event_time column")
+    return Suite(
+        name=f"{schema}.{table}",
+        layer=found.layer,
+        database=found.database,
+        schema=schema,
+        table=table,
+        partition_column=identifier(column, f"event_time of {schema}.{table}") if column else "",
+        window=found.window,
+        key=tuple(identifier(k, f"key of {origin}") for k in key),
+        expectations=tuple(doc["expectations"]),
+        path=origin,
+    )
+
+
+def load_suites(project: Project, project_dir: Path) -> tuple[tuple[Suite, ...], dict[str, str]]:
+    """Every suite of the project, each matched to its table in the dbt manifest, with a
+    default suite for each published model table without a file (flows/gates/defaults.py);
+    and the published tables that have neither (name -> what to do), which are not published.
+    """
     relations = _nodes_by_relation(project)
     folder = project_dir / SUITES_DIR
     if not folder.is_dir():
@@ -107,27 +136,26 @@ def load_suites(project: Project, project_dir: Path) -> tuple[Suite, ...]:
             )
         if (schema, table) not in relations:
             raise ProjectError(f"suite {path}: no dbt source or model is {schema}.{table}")
-        found = relations[(schema, table)]
-        column = found.partition_column
-        if not column:
-            raise ProjectError(f"suite {path}: {schema}.{table} declares no event_time column")
-        key = tuple(doc.get("meta", {}).get("sluice", {}).get("key", ()))
-        _check_scopes(path, doc["expectations"])
-        suites.append(
-            Suite(
-                name=doc["name"],
-                layer=found.layer,
-                database=found.database,
-                schema=schema,
-                table=table,
-                partition_column=identifier(column, f"event_time of {schema}.{table}"),
-                window=found.window,
-                key=tuple(identifier(k, f"key of {path}") for k in key),
-                expectations=tuple(doc["expectations"]),
-                path=path,
-            )
-        )
-    return tuple(suites)
+        suites.append(_suite(doc, path, relations[(schema, table)], schema, table))
+    covered = {(s.schema, s.table) for s in suites}
+    unsuited: dict[str, str] = {}
+    for layer in project.steps:
+        for stored in project.tables(layer):
+            schema = stored.published[0]
+            if (schema, stored.alias) in covered or stored.name == QUARANTINE:
+                continue
+            doc = default_suite(project, stored) if layer != RAW_LAYER else None
+            origin = folder / schema / f"{stored.alias}.json"
+            if doc is None:
+                unsuited[stored.name] = (
+                    f"{schema}.{stored.alias} has no suite and declares no key: add a unique or "
+                    f"unique_combination test to its YAML (a default suite is derived from its "
+                    f"tests), or write {origin.relative_to(project_dir)}"
+                )
+                continue
+            found = relations[(schema, stored.alias)]
+            suites.append(_suite(doc, origin, found, schema, stored.alias))
+    return tuple(suites), unsuited
 
 
 def ref_relations(project: Project) -> dict[str, str]:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from prefect import flow, get_run_logger
 
 from flows.pipeline.hooks import HOOKS, current_run_id
-from flows.pipeline.workspace import AUDIT_SUFFIX, Workspace
+from flows.pipeline.workspace import Workspace
+from flows.project.manifest import AUDIT_SUFFIX, RAW_LAYER
 from flows.project.nodes import models
 from flows.warehouse.records import Sweep
 
@@ -65,7 +66,8 @@ def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
 
 def _warehouse(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
     """Audit and quarantine rows past retention, unused audit relations (holds the writer lock)."""
-    built = {(node.schema, node.alias) for node in models(ws.publishing.manifest)}
+    built = {(node.schema, node.alias) for node in models(ws.dbt.manifest)}
+    built |= {(table.schema, table.alias) for table in ws.project.tables(RAW_LAYER)}
     with ws.locks.holding(ws.warehouse.lock_key, current_run_id()):
         return ws.warehouse.sweep(
             ws.settings.retention, now, apply=apply, audit_suffix=AUDIT_SUFFIX, built=built

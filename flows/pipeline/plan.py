@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
 from flows.dates import iter_days
+from flows.errors import WarehouseBusy
 from flows.lake.layout import fingerprint
 from flows.pipeline.workspace import Workspace
+from flows.project.manifest import QUARANTINE, RAW_LAYER
 from flows.state.ledger import Attempt, Status
 
 
@@ -23,6 +26,7 @@ class State(StrEnum):
     STALE = "stale"
 
 
+log = logging.getLogger(__name__)
 NEEDS_RUN = (State.NEVER_RUN, State.FAILED, State.BLOCKED, State.STALE)
 
 
@@ -85,6 +89,7 @@ def step_states(ws: Workspace, start: date, end: date) -> list[StepState]:
         counts[key] = counts.get(key, 0) + 1
         latest[key] = each
     codes = {layer: ws.project.code_version(layer) for layer in ws.project.steps}
+    accepted = ws.ledger.accepted()
     states = []
     for dt in iter_days(start, end):
         inputs = fingerprint(ws.lake, ws.project.lake_tables, dt)
@@ -95,6 +100,8 @@ def step_states(ws: Workspace, start: date, end: date) -> list[StepState]:
             attempt = latest.get((dt, layer))
             running = attempt is not None and attempt.run_id == live_run
             state, why = _state(attempt, codes[layer], inputs, running)
+            if (dt, layer) in accepted:
+                why = f"accepted: {accepted[(dt, layer)]}; {why}".rstrip("; ")
             if upstream_ok is False and state == State.SUCCEEDED:
                 state, why = State.STALE, "an upstream step of this day must run again"
             upstream_ok = upstream_ok and state == State.SUCCEEDED
@@ -115,14 +122,77 @@ class PlannedDay:
     reason: str
 
 
+def absent(ws: Workspace, states: list[StepState]) -> dict[tuple[date, str], str]:
+    """Steps the ledger calls done whose output the warehouse does not hold, and why: a day's
+    raw rows that are not all there, a published table that is missing (a cheap check: one
+    count per raw table and day range, one table listing). An unreachable warehouse (a run
+    holds it) is logged and checked next time."""
+    done = [s for s in states if s.state == State.SUCCEEDED and s.latest is not None]
+    if not done:
+        return {}
+    wanted = {
+        layer: [t for t in ws.project.tables(layer) if t.name != QUARANTINE]
+        for layer in ws.project.steps
+    }
+    relations = [
+        (*t.published, "dt" if layer == RAW_LAYER else "")
+        for layer, tables in wanted.items()
+        for t in tables
+    ]
+    try:
+        found = ws.warehouse.rows_per_day(
+            relations, min(s.dt for s in done), max(s.dt for s in done)
+        )
+    except WarehouseBusy as exc:
+        log.warning("could not check that the warehouse holds what the ledger says: %s", exc)
+        return {}
+    missing = {
+        layer: [".".join(t.published) for t in tables if found.get(t.published) is None]
+        for layer, tables in wanted.items()
+    }
+    gaps: dict[tuple[date, str], str] = {}
+    for state in done:
+        if missing[state.layer]:
+            gaps[(state.dt, state.layer)] = f"{', '.join(missing[state.layer])} missing"
+        elif state.layer == RAW_LAYER and state.latest is not None:
+            held = sum((found.get(t.published) or {}).get(state.dt, 0) for t in wanted[RAW_LAYER])
+            recorded = state.latest.rows_out or 0
+            if held != recorded:
+                gaps[(state.dt, state.layer)] = (
+                    f"the warehouse holds {held:,} raw rows of the day, the ledger recorded "
+                    f"{recorded:,}"
+                )
+    return gaps
+
+
+def _verified(ws: Workspace, states: list[StepState]) -> list[StepState]:
+    """States with the steps whose output is absent from the warehouse (and what follows
+    them on the same day) made stale."""
+    gaps = absent(ws, states)
+    if not gaps:
+        return states
+    verified, broken = [], set()
+    for state in states:
+        why = gaps.get((state.dt, state.layer))
+        if why is None and state.dt in broken and state.state == State.SUCCEEDED:
+            why = "an upstream step of this day must run again"
+        if why is not None:
+            broken.add(state.dt)
+            state = replace(state, state=State.STALE, why=why)
+        verified.append(state)
+    return verified
+
+
 def plan(
     ws: Workspace, start: date, end: date, *, force: bool = False, only_failed: bool = False
 ) -> list[PlannedDay]:
-    """The lake days in [start, end] that need work, each from its first step that does."""
+    """The lake days in [start, end] that need work, each from its first step that does;
+    steps the ledger calls done are checked against the warehouse first."""
     first_layer = ws.project.steps[0]
     planned = []
     by_day: dict[date, list[StepState]] = {}
-    for state in step_states(ws, start, end):
+    states = step_states(ws, start, end)
+    for state in states if force else _verified(ws, states):
         by_day.setdefault(state.dt, []).append(state)
     for dt, states in by_day.items():
         if force:

@@ -17,16 +17,24 @@ class PartitionRun:
     attempts: list[Attempt] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    stopped: bool = False  # a step failed: the day's later steps do not run
 
     @property
     def succeeded(self) -> bool:
         return self.error is None
 
     def record(self, attempt: Attempt) -> None:
-        """Add an attempt; one that did not succeed is the day's error."""
+        """Add an attempt; one that did not succeed is the day's error. A blocked step
+        published what passed, so the day's later steps still run (its blocked models are
+        left out there); a failed one stops the day."""
         self.attempts.append(attempt)
         if attempt.status != Status.SUCCEEDED:
             self.error = f"{attempt.layer} {attempt.status}: {attempt.error_message}"
+            self.stopped = self.stopped or attempt.status != Status.BLOCKED
+
+    def fail(self, layer: str, exc: BaseException) -> None:
+        """A step raised: the day stops."""
+        self.error, self.stopped = f"{layer}: {exc}", True
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,12 @@ from flows.errors import PartitionsFailed
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
 from flows.pipeline.run_records import PartitionRun, RunReport
-from flows.pipeline.steps import run_batch_step, run_step, window_blocker
+from flows.pipeline.steps import run_batch_step, run_step
 from flows.pipeline.summary import summarize
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import RAW_LAYER
 
 log = logging.getLogger(__name__)
-
-
-def _renew(ws: Workspace, keys: list[str], run_id: str) -> None:
-    for key in keys:
-        ws.locks.renew(key, run_id)
 
 
 def _contiguous(days: list[date]) -> bool:
@@ -44,9 +39,9 @@ def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str |
 
 def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str) -> None:
     """Run one step for every live day: dbt layers of contiguous days in one invocation."""
-    live = [dt for dt, run in runs.items() if run.succeeded]
+    live = [dt for dt, run in runs.items() if not run.stopped]
     batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
-    if batchable and not any(window_blocker(ws, dt, layer) for dt in live):
+    if batchable and not ws.blocker().blocked(layer, live):
         try:
             attempts = run_batch_step(ws, live, layer, run_id, live[0], live[-1])
         except Exception:
@@ -59,7 +54,7 @@ def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id
         try:
             runs[dt].record(run_step(ws, dt, layer, run_id))
         except Exception as exc:
-            runs[dt].error = f"{layer}: {exc}"
+            runs[dt].fail(layer, exc)
 
 
 def run_days(
@@ -69,19 +64,31 @@ def run_days(
     began = time.perf_counter()
     runs = {dt: PartitionRun(dt) for dt in days}
     steps = ws.project.steps
-    keys = [f"partition:{dt.isoformat()}" for dt in days]
-    held = [*keys, *([ws.warehouse.lock_key] if ws.warehouse.lock_key else [])]
     with ExitStack() as stack:
-        for key in keys:
-            stack.enter_context(ws.locks.holding(key, run_id))
+        for dt in days:
+            stack.enter_context(ws.locks.holding(f"partition:{dt.isoformat()}", run_id))
         for layer in steps[steps.index(from_layer) :] if from_layer else steps:
-            for dt in days:
-                ws.ledger.abandon_running(dt, layer, "its process ended before the step finished")
             _step_days(ws, runs, layer, run_id)
-            _renew(ws, held, run_id)
     for run in runs.values():
         run.seconds = time.perf_counter() - began
     return list(runs.values())
+
+
+def recover(ws: Workspace) -> list[tuple[date, str]]:
+    """Close the attempts whose process died while they ran, and restore the audit copy of
+    their windows from the published one, so no reader sees what no gate checked; the
+    (lake day, step) pairs recovered. A run calls it holding the warehouse's lock."""
+    recovered = []
+    for attempt in ws.ledger.running():
+        holder = ws.locks.holder(f"partition:{attempt.dt.isoformat()}")
+        if holder is not None and holder.run_id == attempt.run_id and ws.locks.is_live(holder):
+            continue  # another live run (BigQuery takes several) is on it
+        ws.ledger.abandon_running(
+            attempt.dt, attempt.layer, "its process ended before the step finished"
+        )
+        ws.publish(attempt.layer, attempt.dt, attempt.dt, restore=True)
+        recovered.append((attempt.dt, attempt.layer))
+    return recovered
 
 
 def _build_docs(ws: Workspace, run_id: str) -> Path | None:
@@ -97,7 +104,9 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
     """Run planned lake days under the warehouse lock; raise PartitionsFailed if any failed."""
     began = time.perf_counter()
     run_id = current_run_id()
-    with ws.locks.holding(ws.warehouse.lock_key, run_id):
+    with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
+        ws.check_warehouse()
+        recover(ws)
         runs = [
             run
             for days, layer in _groups(plan)

@@ -1,18 +1,16 @@
-"""The run summary per step: partitions run, rows now in the step's tables, quarantined lines."""
+"""The run summary per step: partitions run, rows now published in its tables, quarantined lines."""
 
 from __future__ import annotations
 
 from flows.pipeline.run_records import LayerSummary, PartitionRun
 from flows.pipeline.workspace import Workspace
-from flows.project.manifest import RAW_LAYER
+from flows.project.manifest import QUARANTINE
 from flows.state.ledger import Attempt
-from flows.warehouse.duckdb_landing import RAW_SCHEMA
 
 
 def _relations(ws: Workspace, layer: str) -> list[tuple[str, str]]:
-    if layer == RAW_LAYER:
-        return [(RAW_SCHEMA, table.name) for table in ws.project.lake_tables]
-    return [(table.schema, table.alias) for table in ws.project.tables(layer)]
+    """Where readers find the layer's rows (the quarantine is not a layer's rows)."""
+    return [t.published for t in ws.project.tables(layer) if t.name != QUARANTINE]
 
 
 def summarize(ws: Workspace, runs: list[PartitionRun]) -> list[LayerSummary]:

@@ -9,19 +9,23 @@ from pathlib import Path
 from flows.alerts.incidents import Incidents
 from flows.alerts.notifier import Notifier
 from flows.dates import Clock, utc_now
+from flows.errors import StateMismatch
 from flows.gates.runner import Gates
 from flows.lake.layout import Lake
 from flows.lake.opener import open_lake
+from flows.pipeline.blocking import Blocker
 from flows.project.dbt_runner import DbtProject
-from flows.project.manifest import Project, build_project, git_sha
-from flows.settings import Secrets, Settings, get_settings
+from flows.project.manifest import AUDIT_SUFFIX, ModelTable, Project, build_project, git_sha
+from flows.settings import Secrets, Settings, get_settings, holiday_dates
 from flows.state.ledger import Ledger
 from flows.state.locks import Locks
 from flows.state.store import StateStore
 from flows.warehouse.choose import warehouse_for
 from flows.warehouse.interface import Warehouse
 
-AUDIT_SUFFIX = "_audit"
+# The pipeline's dbt parse: every gated layer is built into `<schema>_audit`, checked there,
+# and published to `<schema>` by the warehouse (write-audit-publish on every layer).
+BUILD_VARS = {"build_schema_suffix": AUDIT_SUFFIX}
 
 
 class Workspace:
@@ -60,9 +64,9 @@ class Workspace:
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> Workspace:
         settings = settings or get_settings()
         warehouse = warehouse_for(settings)
-        dbt = DbtProject(settings, warehouse.dbt_vars)
+        dbt = DbtProject(settings, {**warehouse.dbt_vars, **BUILD_VARS})
         store = StateStore(settings.state)
-        project = build_project(dbt.manifest, settings.project_dir)
+        project = build_project(dbt.manifest, settings.project_dir, AUDIT_SUFFIX)
         incidents = open_incidents(settings, store, clock)
         return cls(
             settings=settings,
@@ -83,12 +87,14 @@ class Workspace:
     @cached_property
     def gates(self) -> Gates:
         """The quality gates (Great Expectations is imported on first use)."""
+        today = self.ledger.clock().year
         return Gates(
             self.warehouse,
             self.project,
             self.settings.project_dir,
             self.store,
             self.ledger.clock,
+            holiday_dates(self.settings.holidays, range(today - 50, today + 2)),
         )
 
     @property
@@ -96,38 +102,55 @@ class Workspace:
         """Where Great Expectations Data Docs are written, one folder per run."""
         return data_docs_root(self.settings)
 
-    @cached_property
-    def publishing(self) -> DbtProject:
-        """The project parsed for write-audit-publish: published layers build into *_audit."""
-        suffix = {**self.warehouse.dbt_vars, "publish_schema_suffix": AUDIT_SUFFIX}
-        return DbtProject(self.settings, suffix, variant="audit")
+    def publish(
+        self,
+        layer: str,
+        first: date,
+        last: date,
+        *,
+        restore: bool = False,
+        only: list[ModelTable] | None = None,
+    ) -> int:
+        """Copy a layer's windows (of `only` those relations) for lake days first..last from its
+        audit schemas to the published ones (restore: back, so the audit copy drops rows
+        nobody accepted)."""
+        tables = self.project.tables(layer) if only is None else only
+        if not tables:
+            return 0
+        return self.warehouse.publish(tables, first, last, restore=restore)
 
-    @cached_property
-    def audit_project(self) -> Project:
-        """The pipeline's view of the write-audit-publish parse."""
-        return build_project(self.publishing.manifest, self.settings.project_dir)
+    @property
+    def accepted(self) -> dict[tuple[date, str], str]:
+        """Days and steps an operator accepted despite their checks (`sluice accept`): why."""
+        return self.ledger.accepted()
 
-    @cached_property
-    def publish_layers(self) -> frozenset[str]:
-        """Layers whose models land in an audit schema first (derived from the two manifests)."""
-        audited = {
-            t.name: t.schema
-            for layer in self.project.layers
-            for t in self.audit_project.tables(layer)
-        }
-        return frozenset(
-            table.layer
-            for layer in self.project.layers
-            for table in self.project.tables(layer)
-            if audited.get(table.name) != table.schema
+    def blocker(self) -> Blocker:
+        """What the ledger refused so far, to find the models a step must not run."""
+        return Blocker(self.project, self.ledger.latest(), set(self.accepted))
+
+    def check_warehouse(self) -> None:
+        """Bind a new state store to this warehouse, or refuse a store bound to another one
+        (StateMismatch): the ledger must never call done what this warehouse does not hold."""
+        found = self.warehouse.identity()
+        bound = self.store.binding()
+        if bound is None:
+            made = found or self.warehouse.identity(create=True)
+            self.store.bind(str(made), self.warehouse.name, self.ledger.clock().isoformat())
+            return
+        if found == bound.id:
+            return
+        what = f"warehouse {found}" if found else "a new warehouse (it carries no Sluice identity)"
+        raise StateMismatch(
+            f"the state store {self.settings.state} describes warehouse {bound.id} ({bound.name},"
+            f" bound {bound.bound_at[:19]}), but {self.warehouse.name} is {what}: its ledger "
+            "would call done what this warehouse does not hold. Give this warehouse its own "
+            "state store (unset SLUICE_STATE: by default it sits beside the warehouse), or move "
+            f"{self.settings.state} away to rebuild from the lake"
         )
 
-    def publish(self, layer: str, first: date, last: date, *, restore: bool = False) -> int:
-        """Copy a published layer's windows for lake days first..last from its audit schemas to
-        the published ones (restore: back, so the audit copy drops rows nobody accepted)."""
-        source, target = (AUDIT_SUFFIX, "") if not restore else ("", AUDIT_SUFFIX)
-        tables = self.audit_project.tables(layer)
-        return self.warehouse.publish(tables, first, last, source=source, target=target)
+    def fence(self, run_id: str) -> None:
+        """Raise LockLost unless this run still holds every lock it took (before publishing)."""
+        self.locks.check_held(run_id)
 
 
 def open_incidents(settings: Settings, store: StateStore, clock: Clock = utc_now) -> Incidents:

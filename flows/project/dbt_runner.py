@@ -12,6 +12,7 @@ from typing import Any
 from dbt.cli.main import dbtRunner
 
 from flows.errors import ProjectError, step_failure
+from flows.project.identifiers import identifier
 from flows.settings import Settings
 
 # --no-write-json: the pipeline reads results in memory; writing manifest.json and
@@ -113,9 +114,16 @@ class DbtProject:
             raise step_failure(f"dbt macro {macro}", str(start), detail)
 
     def run_layer(
-        self, layer: str, start: date, end: date, *, full_refresh: bool = False
+        self,
+        layer: str,
+        start: date,
+        end: date,
+        *,
+        full_refresh: bool = False,
+        exclude: tuple[str, ...] = (),
     ) -> LayerRun:
-        """Build every model of `layer` for lake days start..end; raise StepFailed on any error.
+        """Build every model of `layer` (but `exclude`, model names) for lake days start..end;
+        raise StepFailed on any error.
 
         Data checks are the quality gates' job (flows/gates/); contracts are enforced here.
         """
@@ -126,6 +134,8 @@ class DbtProject:
             "--vars",
             self.run_vars(start, end),
         ]
+        if exclude:
+            args += ["--exclude", *(identifier(name, "model") for name in exclude)]
         if full_refresh:
             args.append("--full-refresh")
         began = time.perf_counter()

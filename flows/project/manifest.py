@@ -14,14 +14,22 @@ from flows.errors import ProjectError
 from flows.project.deadlines import Deadline, parse_deadline
 from flows.project.lake_tables import LakeTable, lake_tables
 from flows.project.nodes import models, node_meta
+from flows.project.reads import Upstream, reach_of
 from flows.project.windows import Window, window_of
 
 RAW_LAYER = "raw"
+RAW_SCHEMA = "raw"
+QUARANTINE = "quarantine"
+# The suffix of the schemas the pipeline builds and checks every gated layer in before it
+# publishes to the schema itself (dbt var build_schema_suffix; an analytics engineer's plain
+# `dbt build` uses the project's default, `_dev`).
+AUDIT_SUFFIX = "_audit"
 
 
 @dataclass(frozen=True)
 class ModelTable:
-    """A stored model (table or incremental, not a view): where, and which dates a run writes."""
+    """A stored relation of a layer (a table or incremental model, a raw table): where it is
+    built, where it is published, and which dates a run of lake days rewrites there."""
 
     name: str
     layer: str
@@ -32,6 +40,15 @@ class ModelTable:
     partition_column: str | None
     window: Window
     cluster_by: tuple[str, ...] = ()
+    published_schema: str = ""
+    # Publishing moves the window out of the build copy, which then holds only days in flight:
+    # raw tables, which nothing reads there (dbt reads the published raw).
+    moves: bool = False
+
+    @property
+    def published(self) -> tuple[str, str]:
+        """(schema, table) where readers find it once its gates passed."""
+        return (self.published_schema or self.schema, self.alias)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,12 @@ class Project:
     layers: tuple[str, ...]
     lake_tables: tuple[LakeTable, ...]
     lateness_days: int
+    build_suffix: str = ""
+
+    def published_schema(self, schema: str) -> str:
+        """The schema a relation built in `schema` is published to (the build suffix removed)."""
+        suffix = self.build_suffix
+        return schema[: -len(suffix)] if suffix and schema.endswith(suffix) else schema
 
     def code_version(self, layer: str) -> str:
         """A digest of the code a layer runs: its models and macros (for raw: the lake specs)."""
@@ -86,7 +109,10 @@ class Project:
         return sorted(n.name for n in models(self.manifest) if node_meta(n).get("layer") == layer)
 
     def tables(self, layer: str) -> list[ModelTable]:
-        """The stored models (tables, incremental models) of one layer, by name."""
+        """The stored relations of one layer, by name: raw's lake tables and quarantine, or a
+        dbt layer's tables and incremental models (not its views)."""
+        if layer == RAW_LAYER:
+            return self._raw_tables()
         found = []
         for node in models(self.manifest):
             meta = node_meta(node)
@@ -104,16 +130,81 @@ class Project:
                     partition_column=node.config.event_time or None,
                     window=window_of(f"model {node.name}", meta),
                     cluster_by=(cluster,) if isinstance(cluster, str) else tuple(cluster),
+                    published_schema=self.published_schema(node.schema),
                 )
             )
         return sorted(found, key=lambda t: t.name)
 
+    def _raw_tables(self) -> list[ModelTable]:
+        """Raw: each lake table and the quarantine, landed per lake day (partition dt)."""
+        database = next(
+            (s.database for s in self.manifest.sources.values() if s.schema == RAW_SCHEMA), ""
+        )
+        names = [table.name for table in self.lake_tables] + [QUARANTINE]
+        return [
+            ModelTable(
+                name=name,
+                layer=RAW_LAYER,
+                database=database,
+                schema=RAW_SCHEMA + self.build_suffix,
+                alias=name,
+                materialized="incremental",
+                partition_column="dt",
+                window=Window(),
+                published_schema=RAW_SCHEMA,
+                moves=True,
+            )
+            for name in sorted(names)
+        ]
+
+    def upstreams(self, model: str) -> list[Upstream]:
+        """What a model reads: each upstream model or lake table, and how far (meta.reads)."""
+        node = self._model(model)
+        found = []
+        for uid in node.depends_on.nodes:
+            if uid in self.manifest.sources:
+                source = self.manifest.sources[uid]
+                reach = reach_of(node, source.name)
+                found.append(Upstream(RAW_LAYER, source.name, "source", reach))
+            elif uid in self.manifest.nodes and self.manifest.nodes[uid].resource_type == "model":
+                parent = self.manifest.nodes[uid]
+                layer = str(node_meta(parent).get("layer") or "")
+                kind = str(parent.config.materialized)
+                found.append(Upstream(layer, parent.name, kind, reach_of(node, parent.name)))
+        return sorted(found, key=lambda u: (u.layer, u.name))
+
+    def tests_of(self, model: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """The model's generic data tests: (test name, column or None, its other arguments)."""
+        uid = self._model(model).unique_id
+        found = []
+        for node in self.manifest.nodes.values():
+            metadata = getattr(node, "test_metadata", None)
+            if node.resource_type != "test" or metadata is None:
+                continue
+            if getattr(node, "attached_node", None) != uid:
+                continue
+            kwargs = {k: v for k, v in metadata.kwargs.items() if k != "model"}
+            column = kwargs.pop("column_name", None) or getattr(node, "column_name", None)
+            found.append((str(metadata.name), column, kwargs))
+        return sorted(found, key=lambda t: (t[0], t[1] or "", repr(t[2])))
+
+    def meta_of(self, model: str) -> dict[str, Any]:
+        """The model's meta (YAML and config merged)."""
+        return node_meta(self._model(model))
+
+    def columns_of(self, model: str) -> list[str]:
+        """The columns the model's YAML declares."""
+        return list(self._model(model).columns)
+
     def window(self, model: str) -> Window:
         """The window of a model (by name), from its meta."""
+        return window_of(f"model {model}", node_meta(self._model(model)))
+
+    def _model(self, name: str) -> Any:
         for node in models(self.manifest):
-            if node.name == model:
-                return window_of(f"model {model}", node_meta(node))
-        raise ProjectError(f"no model named {model!r} in the dbt project")
+            if node.name == name:
+                return node
+        raise ProjectError(f"no model named {name!r} in the dbt project")
 
 
 def ordered_layers(manifest: Any) -> tuple[str, ...]:
@@ -145,8 +236,9 @@ def project_vars(project_dir: Path) -> dict[str, Any]:
     return dict(config.get("vars") or {})
 
 
-def build_project(manifest: Any, project_dir: Path) -> Project:
-    """Derive the pipeline's view of the project from a parsed manifest."""
+def build_project(manifest: Any, project_dir: Path, build_suffix: str = "") -> Project:
+    """Derive the pipeline's view of the project from a parsed manifest (parsed with
+    build_schema_suffix = build_suffix)."""
     lateness = project_vars(project_dir).get("lateness_days")
     if not isinstance(lateness, int) or lateness < 0:
         raise ProjectError(
@@ -157,6 +249,7 @@ def build_project(manifest: Any, project_dir: Path) -> Project:
         layers=ordered_layers(manifest),
         lake_tables=lake_tables(manifest),
         lateness_days=lateness,
+        build_suffix=build_suffix,
     )
 
 

@@ -96,6 +96,7 @@ class DayContext:
     """What the events of one event date may reference."""
 
     index: int
+    day: date
     day_ms: int
     prefix: str
     open_jobs: tuple[Job, ...]
@@ -120,6 +121,7 @@ def day_context(world: World, index: int, day: date) -> DayContext:
         by_occupation.setdefault(job.occupation, []).append(job)
     return DayContext(
         index,
+        day,
         day_ms(day),
         f"{day.isoformat()}T",
         open_jobs,
@@ -181,9 +183,10 @@ class EventSimulator:
         self._world, self._rng, self._ids, self._delivery = world, rng, ids, delivery
 
     def simulate_day(self, ctx: DayContext) -> None:
-        """Whole sessions until the day has at least `events_per_day` events."""
+        """Whole sessions until the day has at least its events (flows/sample/spec.py)."""
         emitted = 0
-        while emitted < self._world.spec.events_per_day:
+        wanted = self._world.spec.events_on(ctx.day)
+        while emitted < wanted:
             emitted += self._session(ctx)
 
     def _session(self, ctx: DayContext) -> int:

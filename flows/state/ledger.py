@@ -233,6 +233,14 @@ class Ledger:
         )
         return [_attempt(row) for row in rows]
 
+    def running(self) -> list[Attempt]:
+        """Attempts still marked running (their process may have died), oldest first."""
+        rows = self.store.read(
+            "select * from partition_attempts where status = :running order by dt, layer, attempt",
+            {"running": Status.RUNNING},
+        )
+        return [_attempt(row) for row in rows]
+
     def span(self) -> tuple[date | None, date | None]:
         """The first and last lake day with any attempt."""
         rows = self.store.read("select min(dt) as first, max(dt) as last from partition_attempts")
@@ -247,3 +255,38 @@ class Ledger:
     ) -> dict[tuple[date, str], Attempt]:
         """The last attempt of each (lake day, layer)."""
         return {(a.dt, a.layer): a for a in self.attempts(start, end)}
+
+    def accept(self, dt: date, layer: str, reason: str) -> None:
+        """Record an operator's acceptance of a day's step despite its checks (kept until
+        revoked): its failures stop blocking the days that read it, and it publishes."""
+        with self.store.transaction() as con:
+            con.execute(
+                """insert or replace into accepted_days (dt, layer, reason, accepted_at)
+                values (:dt, :layer, :reason, :now)""",
+                {
+                    "dt": dt.isoformat(),
+                    "layer": layer,
+                    "reason": reason,
+                    "now": self.clock().isoformat(),
+                },
+            )
+
+    def revoke(self, dt: date, layer: str) -> int:
+        """Withdraw an acceptance; how many there were."""
+        with self.store.transaction() as con:
+            cursor = con.execute(
+                "delete from accepted_days where dt = :dt and layer = :layer",
+                {"dt": dt.isoformat(), "layer": layer},
+            )
+            return int(cursor.rowcount)
+
+    def accepted(self) -> dict[tuple[date, str], str]:
+        """Every accepted (lake day, step) and its reason."""
+        rows = self.store.read("select dt, layer, reason, accepted_at from accepted_days")
+        return {
+            (
+                date.fromisoformat(r["dt"]),
+                r["layer"],
+            ): f"{r['reason']} (accepted {r['accepted_at']})"
+            for r in rows
+        }

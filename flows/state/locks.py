@@ -1,18 +1,26 @@
-"""Leased locks in the state store: one writer per partition (and per DuckDB warehouse)."""
+"""Leased locks in the state store: one writer per partition (and per DuckDB warehouse).
+
+Renewed while a run holds them, never taken from a live holder on the same host, and checked
+(fenced) before a run publishes.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flows.dates import Clock, utc_now
-from flows.errors import LockHeld
+from flows.errors import LockHeld, LockLost
 from flows.state.store import StateStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class Locks:
         self.clock = clock
         self.host = host or socket.gethostname()
         self.pid = pid or os.getpid()
+        self._held: dict[str, set[str]] = {}  # run id -> keys it holds through holding()
 
     def holder(self, key: str) -> Holder | None:
         """The current holder of a lock, if any (expired or not)."""
@@ -72,9 +81,11 @@ class Locks:
         return not self._can_take_over(holder, self.clock())
 
     def _can_take_over(self, current: Holder, now: datetime) -> bool:
-        if current.expires_at <= now:
-            return True
-        return current.host == self.host and not process_alive(current.pid)
+        """A holder on this host is taken over only once its process is gone (whatever its
+        lease says); one on another host, once its lease expired without being renewed."""
+        if current.host == self.host:
+            return not process_alive(current.pid)
+        return current.expires_at <= now
 
     def acquire(self, key: str, run_id: str) -> Holder:
         """Take the lock for run_id, or raise LockHeld naming the live holder."""
@@ -103,13 +114,41 @@ class Locks:
         return mine
 
     def renew(self, key: str, run_id: str) -> None:
-        """Extend run_id's lease on key (no-op if it no longer holds it)."""
+        """Extend run_id's lease on key; LockLost if it no longer holds it."""
         expires = (self.clock() + self.lease).isoformat()
         with self.store.transaction() as con:
-            con.execute(
+            renewed = con.execute(
                 "update partition_locks set expires_at = :e where lock_key = :k and run_id = :r",
                 {"e": expires, "k": key, "r": run_id},
-            )
+            ).rowcount
+        if not renewed:
+            current = self.holder(key)
+            taken = current.describe() if current else f"{key} is free"
+            raise LockLost(f"run {run_id} could not renew its lock: {taken}")
+
+    @contextmanager
+    def keeping(self, run_id: str, every: float | None = None) -> Iterator[None]:
+        """Renew run_id's locks (those taken through holding()) in the background while the
+        block runs, every third of the lease by default: a long step never outlives its lease.
+        A lease that cannot be renewed is logged; the run's fencing check stops it."""
+        stop = threading.Event()
+        interval = every if every is not None else self.lease.total_seconds() / 3
+
+        def renew_all() -> None:
+            while not stop.wait(interval):
+                for key in sorted(self._held.get(run_id, set())):
+                    try:
+                        self.renew(key, run_id)
+                    except Exception as exc:  # the fencing check before publishing stops the run
+                        log.warning("lease renewal failed: %s", exc)
+
+        keeper = threading.Thread(target=renew_all, name=f"sluice-lease-{run_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     def release(self, key: str, run_id: str) -> None:
         """Drop run_id's lock on key."""
@@ -126,10 +165,20 @@ class Locks:
             yield
             return
         self.acquire(key, run_id)
+        self._held.setdefault(run_id, set()).add(key)
         try:
             yield
         finally:
+            self._held.get(run_id, set()).discard(key)
             self.release(key, run_id)
+
+    def check_held(self, run_id: str) -> None:
+        """Raise LockLost unless run_id still holds every lock it took through holding()."""
+        for key in sorted(self._held.get(run_id, set())):
+            current = self.holder(key)
+            if current is None or current.run_id != run_id:
+                taken = current.describe() if current else f"{key} is free"
+                raise LockLost(f"run {run_id} lost its lock: {taken}; it stops before publishing")
 
 
 def _holder(row: sqlite3.Row) -> Holder:

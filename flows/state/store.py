@@ -66,6 +66,18 @@ create table if not exists incidents (
 );
 create unique index if not exists incidents_one_open on incidents (dedup_key)
     where status = 'open';
+create table if not exists warehouse_binding (
+    id text primary key,
+    name text not null,
+    bound_at text not null
+);
+create table if not exists accepted_days (
+    dt text not null,
+    layer text not null,
+    reason text not null,
+    accepted_at text not null,
+    primary key (dt, layer)
+);
 create table if not exists ops_published (
     table_name text primary key,
     digest text not null,
@@ -158,6 +170,15 @@ MIRRORED = (
 )
 
 
+@dataclass(frozen=True)
+class Binding:
+    """The warehouse a state store describes: its identity, and where it was when bound."""
+
+    id: str
+    name: str
+    bound_at: str
+
+
 class StateStore:
     """Short transactions on a WAL-mode SQLite file, so status readers never wait for a run."""
 
@@ -188,6 +209,19 @@ class StateStore:
                 raise
         finally:
             con.close()
+
+    def binding(self) -> Binding | None:
+        """The warehouse this store's ledger describes (None: not bound yet)."""
+        rows = self.read("select id, name, bound_at from warehouse_binding")
+        return Binding(rows[0]["id"], rows[0]["name"], rows[0]["bound_at"]) if rows else None
+
+    def bind(self, identity: str, name: str, when: str) -> None:
+        """Record the warehouse this store describes (once; a second bind changes nothing)."""
+        with self.transaction() as con:
+            con.execute(
+                "insert or ignore into warehouse_binding values (:id, :name, :when)",
+                {"id": identity, "name": name, "when": when},
+            )
 
     def read(self, sql: str, params: dict[str, object] | None = None) -> list[sqlite3.Row]:
         """Run one read-only query."""

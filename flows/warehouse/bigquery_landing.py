@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +22,8 @@ from flows.errors import StepFailed
 from flows.lake.layout import Lake
 from flows.project.identifiers import identifier, project_id
 from flows.project.lake_tables import LakeTable
-from flows.warehouse.duckdb_landing import QUARANTINE, RAW_SCHEMA, land_partition
+from flows.project.manifest import QUARANTINE, RAW_SCHEMA
+from flows.warehouse.duckdb_landing import land_partition
 from flows.warehouse.records import PartitionLanding
 
 _STAGE_PREFIX = "_sluice_load_"
@@ -93,6 +95,7 @@ class BigQueryLanding:
 
     client: Any
     project: str
+    dataset: str = RAW_SCHEMA
 
     def land(
         self,
@@ -134,13 +137,13 @@ class BigQueryLanding:
     def _ensure_tables(self, project: str, tables: tuple[LakeTable, ...]) -> None:
         from google.cloud import bigquery
 
-        dataset = bigquery.Dataset(f"{project}.{RAW_SCHEMA}")
+        dataset = bigquery.Dataset(f"{project}.{self.dataset}")
         dataset.location = self.client.location
         self.client.create_dataset(dataset, exists_ok=True)
         for table in tables:
             name = identifier(table.name, "raw table")
-            self._query(_RAW_DDL.format(project=project, schema=RAW_SCHEMA, table=name))
-        self._query(_QUARANTINE_DDL.format(project=project, schema=RAW_SCHEMA))
+            self._query(_RAW_DDL.format(project=project, schema=self.dataset, table=name))
+        self._query(_QUARANTINE_DDL.format(project=project, schema=self.dataset))
 
     def _replace(
         self,
@@ -154,8 +157,8 @@ class BigQueryLanding:
         """Load rows into a staging table, then swap them into partition dt in one MERGE."""
         from google.cloud import bigquery
 
-        stage = f"{self.project}.{RAW_SCHEMA}.{_STAGE_PREFIX}{table}"
-        target = f"{self.project}.{RAW_SCHEMA}.{table}"
+        stage = f"{self.project}.{self.dataset}.{_STAGE_PREFIX}{table}_{uuid.uuid4().hex[:12]}"
+        target = f"{self.project}.{self.dataset}.{table}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(c, "STRING") for c in columns],
             source_format="CSV",
@@ -182,7 +185,7 @@ class BigQueryLanding:
                 names = ", ".join(f"'{t.table}'" for t in landed.tables)
                 where += f" and source_table in ({names})"
             rows = self._query(
-                f"select count(*) from `{self.project}.{RAW_SCHEMA}.{table}` where {where}"
+                f"select count(*) from `{self.project}.{self.dataset}.{table}` where {where}"
             )
             found = int(next(iter(rows))[0])
             if found != count:

@@ -103,8 +103,9 @@ class BigQueryWarehouse:
         *,
         lateness_days: int,
         load_id: str,
+        schema: str,
     ) -> PartitionLanding:
-        landing = BigQueryLanding(self.client, self.project)
+        landing = BigQueryLanding(self.client, self.project, identifier(schema, "raw dataset"))
         return landing.land(lake, tables, dt, lateness_days=lateness_days, load_id=load_id)
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
@@ -150,6 +151,44 @@ class BigQueryWarehouse:
         """Rows from each table's metadata (no query job); 0 for one not built yet."""
         return {(schema, table): self._num_rows(schema, table) for schema, table in relations}
 
+    def rows_per_day(
+        self, relations: list[tuple[str, str, str]], first: date, last: date
+    ) -> dict[tuple[str, str], dict[date, int] | None]:
+        found: dict[tuple[str, str], dict[date, int] | None] = {}
+        for schema, table, column in relations:
+            if self._table(schema, table) is None or not column:
+                found[(schema, table)] = None if self._table(schema, table) is None else {}
+                continue
+            name = identifier(column, "column")
+            relation = (
+                f"`{self.project}.{identifier(schema, 'schema')}.{identifier(table, 'table')}`"
+            )
+            rows = self.client.query(
+                f"select {name}, count(*) from {relation}"
+                f" where {name} between {_between((first, last))} group by 1"
+            ).result()
+            found[(schema, table)] = {row[0]: int(row[1]) for row in rows}
+        return found
+
+    def identity(self, *, create: bool = False) -> str | None:
+        relation = f"`{project_id(self.project)}.sluice_meta.identity`"
+        if self._table("sluice_meta", "identity") is None:
+            if not create:
+                return None
+            self._ensure_dataset("sluice_meta")
+            self._query(
+                f"create table if not exists {relation}"
+                " (id string not null, created_at timestamp not null)"
+            )
+        rows = self.select_rows(f"select id from {relation} limit 1")
+        if rows or not create:
+            return str(rows[0]["id"]) if rows else None
+        made = uuid.uuid4().hex
+        self._query(
+            f"insert into {relation} (id, created_at) values ('{made}', current_timestamp())"
+        )
+        return made
+
     def _table(self, schema: str, table: str) -> Any | None:
         from google.api_core.exceptions import NotFound
 
@@ -164,38 +203,48 @@ class BigQueryWarehouse:
         return int(found.num_rows or 0) if found is not None else 0
 
     def publish(
-        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+        self, tables: list[ModelTable], first: date, last: date, *, restore: bool = False
     ) -> int:
-        suffix = source or target
         statements = 0
         for table in tables:
-            base = table.schema[: -len(suffix)] if table.schema.endswith(suffix) else table.schema
-            statement = self._copy_statement(
-                table, base + source, base + target, table.window.bounds(first, last)
-            )
-            if statement:
+            if restore and table.moves:
+                continue  # its build copy holds days in flight only: nothing to put back
+            build, public = table.schema, table.published[0]
+            source, target = (public, build) if restore else (build, public)
+            window = table.window.bounds(first, last)
+            for statement in self._copy_statements(table, source, target, window):
                 self._query(statement)
+                statements += 1
+            if table.moves and table.partition_column:
+                self._query(self._clear_window(table, build, window))
                 statements += 1
         return statements
 
-    def _copy_statement(
+    def _clear_window(self, table: ModelTable, dataset: str, window: tuple[date, date]) -> str:
+        """A MERGE that deletes a table's window (BigQuery's DELETE, without the emulator gap)."""
+        name = f"{identifier(dataset, 'dataset')}.{identifier(table.alias, 'table')}"
+        dst = f"`{self.project}.{name}`"
+        col = identifier(table.partition_column or "", "column")
+        return (
+            f"merge {dst} as dest using (select 1 as nothing) as src on false "
+            f"when not matched by source and dest.{col} between {_between(window)} then delete"
+        )
+
+    def _copy_statements(
         self, table: ModelTable, source: str, target: str, window: tuple[date, date]
-    ) -> str | None:
-        """The one statement that makes the target's window equal the source's (None: nothing)."""
+    ) -> list[str]:
+        """The statements that make the target's window equal the source's."""
         column = table.partition_column
         found, existing = self._table(source, table.alias), self._table(target, table.alias)
         src = f"`{self.project}.{source}.{identifier(table.alias, 'table')}`"
         dst = f"`{self.project}.{target}.{identifier(table.alias, 'table')}`"
         col = identifier(column, "column") if column else ""
-        between = f"date '{window[0].isoformat()}' and date '{window[1].isoformat()}'"
+        between = _between(window)
         self._ensure_dataset(target)
         if found is None:
             if existing is None or not column:
-                return None
-            return (
-                f"merge {dst} as dest using (select 1 as nothing) as src on false "
-                f"when not matched by source and dest.{col} between {between} then delete"
-            )
+                return []
+            return [self._clear_window(table, target, window)]
         if existing is None or not column:
             layout = f" partition by {col}" if column else ""
             if table.cluster_by:
@@ -203,24 +252,28 @@ class BigQueryWarehouse:
                     identifier(c, "column") for c in table.cluster_by
                 )
             where = f" where {col} between {between}" if column and existing is None else ""
-            return f"create or replace table {dst}{layout} as select * from {src}{where}"
-        self._add_missing_columns(found, existing, dst)
+            return [f"create or replace table {dst}{layout} as select * from {src}{where}"]
+        added = self._add_missing_columns(found, existing, dst)
         names = ", ".join(f"`{identifier(f.name, 'column')}`" for f in found.schema)
-        return (
+        return [
+            *added,
             f"merge {dst} as dest using (select {names} from {src} where {col} between {between})"
             f" as src on false when not matched by source and dest.{col} between {between}"
-            f" then delete when not matched then insert ({names}) values ({names})"
-        )
+            f" then delete when not matched then insert ({names}) values ({names})",
+        ]
 
-    def _add_missing_columns(self, source: Any, target: Any, dst: str) -> None:
+    def _add_missing_columns(self, source: Any, target: Any, dst: str) -> list[str]:
+        """`alter table` statements adding the source's columns the target lacks."""
         known = {field.name for field in target.schema}
+        statements = []
         for field in source.schema:
             if field.name not in known:
                 kind = _LEGACY_TYPES.get(str(field.field_type), str(field.field_type)).lower()
-                identifier(kind, "column type")
-                self._query(
-                    f"alter table {dst} add column `{identifier(field.name, 'column')}` {kind}"
+                name = identifier(field.name, "column")
+                statements.append(
+                    f"alter table {dst} add column `{name}` {identifier(kind, 'column type')}"
                 )
+        return statements
 
     def _ensure_dataset(self, dataset: str) -> None:
         from google.cloud import bigquery
@@ -248,6 +301,10 @@ class BigQueryWarehouse:
 
     def _query(self, sql: str) -> Any:
         return self.client.query(sql).result()
+
+
+def _between(window: tuple[date, date]) -> str:
+    return f"date '{window[0].isoformat()}' and date '{window[1].isoformat()}'"
 
 
 def _staged(rows: list[list[Any]]) -> io.BytesIO:

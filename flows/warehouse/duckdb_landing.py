@@ -19,12 +19,11 @@ from flows.lake.layout import Lake, LakeFile
 from flows.lake.lines import line_batches
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
+from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.warehouse.records import PartitionLanding, TableLanding
 
 log = logging.getLogger(__name__)
 
-RAW_SCHEMA = "raw"
-QUARANTINE = "quarantine"
 _MAX_CSV_LINE = 8 * 1024 * 1024
 
 _RAW_DDL = """
@@ -66,12 +65,15 @@ _TYPE_INVALID = {
 }
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, tables: tuple[LakeTable, ...]) -> None:
-    """Create the raw schema, its tables and the quarantine if they do not exist."""
-    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+def ensure_raw_tables(
+    con: duckdb.DuckDBPyConnection, tables: tuple[LakeTable, ...], schema: str = RAW_SCHEMA
+) -> None:
+    """Create a raw schema, its tables and the quarantine if they do not exist."""
+    schema = identifier(schema, "raw schema")
+    con.execute(f"create schema if not exists {schema}")
     for table in tables:
-        con.execute(_RAW_DDL.format(schema=RAW_SCHEMA, table=identifier(table.name, "raw table")))
-    con.execute(_QUARANTINE_DDL.format(schema=RAW_SCHEMA))
+        con.execute(_RAW_DDL.format(schema=schema, table=identifier(table.name, "raw table")))
+    con.execute(_QUARANTINE_DDL.format(schema=schema))
 
 
 def land_partition(
@@ -82,15 +84,18 @@ def land_partition(
     *,
     lateness_days: int,
     load_id: str,
+    schema: str = RAW_SCHEMA,
 ) -> PartitionLanding:
-    """Replace lake day `dt` of every raw table and the quarantine; all or nothing."""
+    """Replace lake day `dt` of every raw table and the quarantine in `schema` (the pipeline
+    lands into the audit schema, published once the raw gate passed); all or nothing."""
+    schema = identifier(schema, "raw schema")
     with lake.fetch(tables, dt) as files:  # refuses incomplete days; a bucket's are copied
-        ensure_raw_tables(con, tables)
+        ensure_raw_tables(con, tables, schema)
         con.execute("set TimeZone = 'UTC'")
         con.execute("begin transaction")
         try:
             results = tuple(
-                _land_table(con, table, files[table.name], dt, lateness_days, load_id)
+                _land_table(con, schema, table, files[table.name], dt, lateness_days, load_id)
                 for table in tables
             )
             con.execute("commit")
@@ -102,6 +107,7 @@ def land_partition(
 
 def _land_table(
     con: duckdb.DuckDBPyConnection,
+    schema: str,
     table: LakeTable,
     files: list[LakeFile],
     dt: date,
@@ -116,9 +122,10 @@ def _land_table(
             "landing", str(dt), f"{table.name}: read {lines} lines but staged {staged}"
         )
     name = identifier(table.name, "raw table")
-    con.execute(f"delete from {RAW_SCHEMA}.{name} where dt = $dt", {"dt": dt})
+    quarantine = identifier(QUARANTINE, "raw table")
+    con.execute(f"delete from {schema}.{name} where dt = $dt", {"dt": dt})
     con.execute(
-        f"delete from {RAW_SCHEMA}.{QUARANTINE} where dt = $dt and source_table = $table",
+        f"delete from {schema}.{quarantine} where dt = $dt and source_table = $table",
         {"dt": dt, "table": name},
     )
     reason_sql, params = _reason_expression(table, dt, lateness_days)
@@ -140,13 +147,13 @@ def _land_table(
         params,
     )
     con.execute(
-        f"""insert into {RAW_SCHEMA}.{name}
+        f"""insert into {schema}.{name}
         select $dt, source_file, line_number, text::json, now()::timestamp, $load_id
         from _sluice_classified where reason is null order by source_file, line_number""",
         {"dt": dt, "load_id": load_id},
     )
     con.execute(
-        f"""insert into {RAW_SCHEMA}.{QUARANTINE}
+        f"""insert into {schema}.{quarantine}
         select $dt, $table, source_file, line_number, coalesce(raw_line, text), reason,
             now()::timestamp, $load_id
         from _sluice_classified where reason is not null order by source_file, line_number""",

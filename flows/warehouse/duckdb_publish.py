@@ -1,7 +1,7 @@
 """Publishing on DuckDB: copy tables' windows between schemas by column name, in one transaction.
 
-Write-audit-publish: a layer is built and checked in `<schema><audit suffix>`; when its gates
-pass, each table's window of dates is copied into `<schema>` (publish); when anything fails, the
+Write-audit-publish: a layer is built and checked in `<schema>_audit`; when its gates pass,
+each table's window of dates is copied into `<schema>` (publish); when anything fails, the
 published window is copied back (restore), so the audit copy never keeps rows nobody accepted.
 Columns are matched by name, never by position: a column the source gained (schema drift) is
 added to the target first; a target column the source lacks is left null.
@@ -29,10 +29,6 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
         {"schema": schema, "table": table},
     ).fetchall()
     return [(str(name), str(kind)) for name, kind in rows]
-
-
-def _base_schema(schema: str, suffix: str) -> str:
-    return schema[: -len(suffix)] if suffix and schema.endswith(suffix) else schema
 
 
 def _relation(schema: str, table: str) -> str:
@@ -87,24 +83,27 @@ def publish_tables(
     first: date,
     last: date,
     *,
-    source: str,
-    target: str,
+    restore: bool = False,
 ) -> int:
-    """Copy every table's window for lake days first..last from schema suffix `source` to
-    `target` in one transaction; the statements run."""
-    suffix = source or target
+    """Copy every table's window for lake days first..last from its build schema to its
+    published one (restore: back) in one transaction; the statements run."""
     statements = 0
     con.execute("begin transaction")
     try:
         for table in tables:
-            base = _base_schema(table.schema, suffix)
-            statements += _copy_window(
-                con,
-                table,
-                (base + source, table.alias),
-                (base + target, table.alias),
-                table.window.bounds(first, last),
-            )
+            build, public = (table.schema, table.alias), table.published
+            window = table.window.bounds(first, last)
+            if restore and table.moves:
+                continue  # its build copy holds days in flight only: nothing to put back
+            source, target = (public, build) if restore else (build, public)
+            statements += _copy_window(con, table, source, target, window)
+            if table.moves and table.partition_column:
+                column = identifier(table.partition_column, "column")
+                con.execute(
+                    f'delete from {_relation(*build)} where "{column}" between $first and $last',
+                    {"first": window[0], "last": window[1]},
+                )
+                statements += 1
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

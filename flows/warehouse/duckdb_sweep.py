@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import duckdb
 
 from flows.project.identifiers import identifier
+from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.settings import RetentionSettings
-from flows.warehouse.duckdb_landing import QUARANTINE, RAW_SCHEMA
 from flows.warehouse.interface import AUDIT_SCHEMA
 from flows.warehouse.records import Sweep
 

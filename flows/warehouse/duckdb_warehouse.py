@@ -8,6 +8,7 @@ fetched after the connection went back to the pool come back empty and every exp
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -16,13 +17,14 @@ from typing import Any
 
 import duckdb
 
+from flows.errors import WarehouseBusy, first_line
 from flows.lake.layout import Lake
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import LakeTable
 from flows.project.manifest import ModelTable
 from flows.settings import RetentionSettings
 from flows.state.store import StateStore
-from flows.warehouse.duckdb_landing import land_partition
+from flows.warehouse.duckdb_landing import ensure_raw_tables, land_partition
 from flows.warehouse.duckdb_publish import publish_tables
 from flows.warehouse.duckdb_sweep import sweep_warehouse
 from flows.warehouse.interface import AUDIT_SCHEMA, OpsMirror
@@ -89,9 +91,17 @@ class DuckDBWarehouse:
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the file (created if missing), closed after the block."""
+        """A connection to the file (created if missing), closed after the block; WarehouseBusy
+        when another process holds the file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path))
+        try:
+            con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise WarehouseBusy(
+                f"{self.name} is held by another process (a run writes it): {first_line(exc)}"
+            ) from exc
         try:
             yield con
         finally:
@@ -105,10 +115,12 @@ class DuckDBWarehouse:
         *,
         lateness_days: int,
         load_id: str,
+        schema: str,
     ) -> PartitionLanding:
         with self.connection() as con:
+            ensure_raw_tables(con, tables)  # where the day is published (with its constraints)
             return land_partition(
-                con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id
+                con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, schema=schema
             )
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
@@ -154,11 +166,49 @@ class DuckDBWarehouse:
                 )
             return counts
 
+    def rows_per_day(
+        self, relations: list[tuple[str, str, str]], first: date, last: date
+    ) -> dict[tuple[str, str], dict[date, int] | None]:
+        if not self.path.exists():
+            return {(schema, table): None for schema, table, _ in relations}
+        found: dict[tuple[str, str], dict[date, int] | None] = {}
+        with self.connection() as con:
+            existing = set(con.execute(_TABLES).fetchall())
+            for schema, table, column in relations:
+                if (schema, table) not in existing or not column:
+                    found[(schema, table)] = None if (schema, table) not in existing else {}
+                    continue
+                relation = f"{identifier(schema, 'schema')}.{identifier(table, 'table')}"
+                name = identifier(column, "column")
+                rows = con.execute(
+                    f"select {name}, count(*) from {relation}"
+                    f" where {name} between $first and $last group by 1",
+                    {"first": first, "last": last},
+                ).fetchall()
+                found[(schema, table)] = {day: int(n) for day, n in rows}
+        return found
+
+    def identity(self, *, create: bool = False) -> str | None:
+        if not self.path.exists() and not create:
+            return None
+        with self.connection() as con:
+            known = ("sluice_meta", "identity") in set(con.execute(_TABLES).fetchall())
+            row = con.execute("select id from sluice_meta.identity").fetchone() if known else None
+            if row or not create:
+                return str(row[0]) if row else None
+            con.execute("create schema if not exists sluice_meta")
+            con.execute(_IDENTITY_DDL)
+            made = uuid.uuid4().hex
+            con.execute(
+                "insert into sluice_meta.identity values ($id, now()::timestamp)", {"id": made}
+            )
+            return made
+
     def publish(
-        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+        self, tables: list[ModelTable], first: date, last: date, *, restore: bool = False
     ) -> int:
         with self.connection() as con:
-            return publish_tables(con, tables, first, last, source=source, target=target)
+            return publish_tables(con, tables, first, last, restore=restore)
 
     def sweep(
         self,
@@ -181,6 +231,10 @@ class DuckDBWarehouse:
 
 
 _TABLES = "select table_schema, table_name from information_schema.tables"
+_IDENTITY_DDL = """create table if not exists sluice_meta.identity (
+    id varchar not null,
+    created_at timestamp not null
+)"""
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

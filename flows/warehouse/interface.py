@@ -70,8 +70,9 @@ class Warehouse(Protocol):
         *,
         lateness_days: int,
         load_id: str,
+        schema: str,
     ) -> PartitionLanding:
-        """Replace lake day dt in raw and the quarantine."""
+        """Replace lake day dt in the raw tables and the quarantine of `schema`."""
         ...
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
@@ -94,12 +95,26 @@ class Warehouse(Protocol):
         """Rows of each (schema, table) now; 0 for one that does not exist yet."""
         ...
 
+    def rows_per_day(
+        self, relations: list[tuple[str, str, str]], first: date, last: date
+    ) -> dict[tuple[str, str], dict[date, int] | None]:
+        """Rows per date of each (schema, table, date column) in first..last: None for a table
+        that does not exist, {} for one that does when its column is '' (existence only)."""
+        ...
+
+    def identity(self, *, create: bool = False) -> str | None:
+        """The id this warehouse carries (created with create), which its state store is bound
+        to; None for a warehouse Sluice never wrote."""
+        ...
+
     def publish(
-        self, tables: list[ModelTable], first: date, last: date, *, source: str, target: str
+        self, tables: list[ModelTable], first: date, last: date, *, restore: bool = False
     ) -> int:
-        """Copy each table's window of lake days first..last from schema suffix `source` to
-        `target` (whole tables without a partition column), by column name, all or nothing
-        where the warehouse allows; the statements it ran."""
+        """Copy each table's window of lake days first..last from where it is built to where
+        it is published (whole tables without a partition column), by column name, all or
+        nothing where the warehouse allows; restore: the other way, so the build copy drops
+        what nobody accepted. A raw table's build copy only holds days in flight: publishing
+        moves them. The statements it ran."""
         ...
 
     def sweep(

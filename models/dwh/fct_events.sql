@@ -5,7 +5,10 @@
         cluster_by=['event_type', 'platform'],
         full_refresh=never_full_refresh(),
         require_partition_filter=require_partition_filter(),
-        meta={'window': {'lag_days': var('lateness_days'), 'lead_days': 0}},
+        meta={
+            'window': {'lag_days': var('lateness_days'), 'lead_days': 0},
+            'reads': {'stg_app__events': {'lag_days': 0, 'lead_days': var('lateness_days')}},
+        },
     )
 }}
 
@@ -33,7 +36,7 @@ landed_events as (
         source_file,
         line_number
     from {{ ref('stg_app__events') }}
-    where {{ in_window('landed_date', lead=lateness_days) }}
+    where {{ in_window('landed_date', upstream='stg_app__events') }}
 )
 
 -- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule

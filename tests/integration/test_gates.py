@@ -32,7 +32,15 @@ from flows.project.manifest import RAW_LAYER
 from flows.settings import PROJECT_DIR
 from flows.state.ledger import Attempt, Ledger, Status
 from flows.state.store import StateStore
-from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
+from tests.support import (
+    Build,
+    copy_build,
+    copy_project,
+    lake_days,
+    settings_at,
+    table_checksums,
+    truth,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -48,11 +56,24 @@ BAD_CTR = (
     "case when event_date = date '{day}'"
     f" then cast({CTR} * 10 + 1 as {{{{ type_rate() }}}}) else {CTR} end"
 )
-# Every fifth event of one event date twice, on that lake day's run only.
+# Every fifth event of one event date twice, on that lake day's run only (the model's own
+# first copies, selected again).
 DUPLICATES = """
 union all
 select *
-from first_copies
+from (
+    select
+        event_id, event_type, event_at, event_date, user_id, session_id, platform, job_id,
+        algorithm, slot, ab_test_id, pattern_id, app_version, landed_date, source_file, line_number
+    from landed_events
+    where
+        event_date between {{{{ add_days('landed_date', -lateness_days) }}}} and landed_date
+        and event_id is not null
+    qualify
+        row_number() over (
+            partition by event_id order by landed_date asc, source_file asc, line_number asc
+        ) = 1
+) as first_copies
 where
     event_date = date '{day}'
     and line_number % 5 = 0
@@ -71,22 +92,6 @@ class GateRow:
     success: int
     row_count: int | None
     details: list[dict[str, Any]]
-
-
-def copy_build(build: Build, folder: Path) -> tuple[Path, Path]:
-    """A consistent copy of a build's warehouse and state store."""
-    folder.mkdir(parents=True, exist_ok=True)
-    # GX keeps its connection open in this process: write the WAL into the file first
-    query(build.settings.duckdb, "checkpoint")
-    warehouse = folder / "warehouse.duckdb"
-    shutil.copy2(build.settings.duckdb, warehouse)
-    state = folder / "state.sqlite"
-    with (
-        closing(sqlite3.connect(build.settings.state)) as src,
-        closing(sqlite3.connect(state)) as dst,
-    ):
-        src.backup(dst)
-    return warehouse, state
 
 
 def query(warehouse: Path, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -187,18 +192,30 @@ def failed_run(ws: Workspace, planned: list[tuple[date, str | None]]) -> Any:
 
 
 def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
-    suites = suite_files(clean.settings.project_dir)
-    checks = Counter[str]()
-    for layer, expectations in suites.values():
-        checks[layer] += len(expectations)
-    assert set(checks) == set(LAYERS)
+    gates = Workspace.open(clean.settings).gates  # the suite files and the default suites
+    assert gates.unsuited == {}
+    suites = {suite.name: (suite.layer, list(suite.expectations)) for suite in gates.suites}
+    assert "dwh.stg_app__events" not in suites and "staging.stg_app__events" in suites  # default
+
+    def expected(suite: str, day: date) -> list[str]:
+        """The checks of a suite on a day: in the first weeks, a volume rule warns too."""
+        expectations = suites[suite][1]
+        kinds = [e["type"] for e in expectations]
+        ruled = any("volume" in ((e.get("meta") or {}).get("sluice") or {}) for e in expectations)
+        return kinds + [VOLUME] * (ruled and DAYS.index(day) >= 1)
+
+    checks = Counter[tuple[str, date]]()
+    for name, (layer, _) in suites.items():
+        for day in DAYS:
+            checks[layer, day] += len(expected(name, day))
+    assert {layer for layer, _ in checks} == set(LAYERS)
 
     attempts = Ledger(StateStore(clean.settings.state)).attempts()
     assert sorted((a.dt, a.layer, a.attempt, a.status) for a in attempts) == sorted(
         (day, layer, 1, Status.SUCCEEDED) for day in DAYS for layer in LAYERS
     )
     for attempt in attempts:
-        gate = {"checks": checks[attempt.layer], "blocking": [], "warnings": []}
+        gate = {"checks": checks[attempt.layer, attempt.dt], "blocking": [], "warnings": []}
         assert attempt.details["gate"] == gate, (attempt.dt, attempt.layer)
     dwh = {a.dt: a for a in attempts if a.layer == "dwh"}
 
@@ -207,18 +224,22 @@ def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
         (day, suite) for day in DAYS for suite in suites
     )
     for row in rows:
-        layer, expectations = suites[row.suite]
+        layer = suites[row.suite][0]
         assert (row.layer, row.run_id, row.success) == (layer, clean.run_id, 1), row
-        assert sorted(c["expectation"] for c in row.details) == sorted(
-            e["type"] for e in expectations
-        )
+        assert sorted(c["expectation"] for c in row.details) == sorted(expected(row.suite, row.dt))
         assert all(c["success"] and c["suite"] == row.suite for c in row.details), row
         assert any(c["severity"] == "critical" for c in row.details), row
-        if row.suite in VOLUME_SUITES:  # the volume check blocks once it has enough history
-            (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
-            enough = DAYS.index(row.dt) >= MIN_HISTORY
-            assert volume["severity"] == ("critical" if enough else "warning"), row
-            assert volume["observed"] == row.row_count
+        ruled = any(
+            "volume" in ((e.get("meta") or {}).get("sluice") or {}) for e in suites[row.suite][1]
+        )
+        volumes = [c for c in row.details if c["expectation"] == VOLUME]
+        if ruled:  # a volume rule says the range it held the day to, and stops with one band
+            for volume in volumes:
+                assert volume["observed"] == row.row_count and "rows (" in volume["expected"]
+            stop = [v for v in volumes if v["severity"] == "critical"]
+            assert len(stop) == 1, row
+            enough = DAYS.index(row.dt) >= MIN_HISTORY  # a coarse band then stops an outage
+            assert ("first weeks" in stop[0]["expected"]) == enough, row
 
     # row counts are the partitions' sizes when they were checked
     counts = {(r.dt, r.suite): r.row_count for r in rows}
@@ -232,9 +253,10 @@ def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
         )
         assert counts[day, "dwh.fct_events"] == fct_events > 0
     assert audit_failures(clean.settings.duckdb) == []
-    assert schema_checksums(clean.settings.duckdb, "marts_audit") == schema_checksums(
-        clean.settings.duckdb, "marts"
-    )
+    for schema in ("staging", "dwh", "marts"):  # what was checked is what was published
+        assert schema_checksums(clean.settings.duckdb, f"{schema}_audit") == schema_checksums(
+            clean.settings.duckdb, schema
+        ), schema
 
 
 # ---- the DuckDB shim ------------------------------------------------------------------------
@@ -382,10 +404,12 @@ def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
     for day in later:  # their windows [D-3, D+3] include bad_day
         expected[day, "marts"] = (Status.BLOCKED, "WindowBlocked")
     assert {key: (a.status, a.error_class) for key, a in latest.items()} == expected
-    for day in later:
+    for day in later:  # daily_kpis of these days would rewrite the refused dates
         message = latest[day, "marts"].error_message or ""
-        assert message.startswith(f"the window of {day} includes {bad_day}"), message
-        assert message.endswith("blocked by its gate"), message
+        assert message.startswith(
+            f"daily_kpis would rewrite dates of daily_kpis refused on {bad_day}"
+        )
+        assert set(latest[day, "marts"].details["refused"]) == {"daily_kpis"}, day
 
     # the failing rows are every platform's KPIs of bad_day, computed here from the DWH
     blocked = latest[bad_day, "marts"]
@@ -419,10 +443,16 @@ def test_a_ctr_above_one_is_blocked_at_marts_and_keeps_the_published_values(
     assert sorted((f[-1]["platform"], Decimal(f[-1]["ctr"])) for f in failures) == bad_rows
     assert all(f[-1]["event_date"] == bad_day.isoformat() for f in failures)
 
-    # stakeholders still see what DAYS[0] published; the audit copy was put back
-    assert schema_checksums(warehouse, "marts") == published
+    # stakeholders still see the daily KPIs DAYS[0] published, and the other marts, which
+    # passed, of every day; the audit copy was put back
+    now = schema_checksums(warehouse, "marts")
+    assert now["daily_kpis"] == published["daily_kpis"]
     assert kpis_up_to(warehouse, bad_day) == published_kpis
-    assert schema_checksums(warehouse, "marts_audit") == published
+    final = schema_checksums(clean.settings.duckdb, "marts")
+    assert {k: v for k, v in now.items() if k != "daily_kpis"} == {
+        k: v for k, v in final.items() if k != "daily_kpis"
+    }
+    assert schema_checksums(warehouse, "marts_audit") == now
     assert marts_schemas(warehouse) == ["marts", "marts_audit"]
     for schema in ("raw", "dwh"):
         assert schema_checksums(warehouse, schema) == schema_checksums(
@@ -473,7 +503,7 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
         (report.run_id, day, "marts.daily_kpis", earlier.isoformat())
     }
     assert all(Decimal(f[-1]["ctr"]) > 1 for f in failures)
-    assert schema_checksums(warehouse, "marts") == published
+    assert schema_checksums(warehouse, "marts")["daily_kpis"] == published["daily_kpis"]
     assert report.data_docs is not None and report.data_docs.name == "index.html"
     assert report.data_docs.parent.name == report.run_id
     pages = {p.read_text() for p in report.data_docs.parent.rglob("*.html")}
@@ -511,20 +541,27 @@ def test_a_duplicate_key_in_the_dwh_is_blocked_and_stops_the_marts(
     ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
 
     report = failed_run(ws, [(bad_day, "dwh")])
-    assert this_run(ws, report.run_id) == [(bad_day, "dwh", 2, Status.BLOCKED, "GateFailed")]
+    assert this_run(ws, report.run_id) == [
+        (bad_day, "dwh", 2, Status.BLOCKED, "GateFailed"),
+        (bad_day, "marts", 2, Status.BLOCKED, "WindowBlocked"),  # what reads fct_events waits
+    ]
 
-    duplicated = dict(
-        query(
-            warehouse,
-            """select event_id, count(*) from dwh.fct_events where event_date = $d
-            group by event_id having count(*) > 1""",
-            {"d": bad_day},
-        )
-    )
+    failures = audit_failures(warehouse)  # every failing row is kept, whole
+    duplicated = Counter(f[-1]["event_id"] for f in failures)
     assert set(duplicated.values()) == {2}
     bad_rows = sum(duplicated.values())
     assert bad_rows > 200  # beyond GX's capped lists
-    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id]
+    for schema in ("dwh", "dwh_audit"):  # no reader ever saw them; the audit copy was restored
+        assert (
+            query(
+                warehouse,
+                f"""select event_id from {schema}.fct_events where event_date = $d
+            group by event_id having count(*) > 1""",
+                {"d": bad_day},
+            )
+            == []
+        )
+    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id and a.layer == "dwh"]
     assert blocked.error_message == (
         "dwh.fct_events.event_id expect_column_values_to_be_unique "
         f"(observed None, {bad_rows} bad rows)"
@@ -545,7 +582,10 @@ def test_a_duplicate_key_in_the_dwh_is_blocked_and_stops_the_marts(
     assert schema_checksums(warehouse, "marts") == schema_checksums(clean.settings.duckdb, "marts")
 
     again = failed_run(ws, [(bad_day, "dwh")])  # history is kept, not overwritten
-    assert this_run(ws, again.run_id) == [(bad_day, "dwh", 3, Status.BLOCKED, "GateFailed")]
+    assert this_run(ws, again.run_id) == [
+        (bad_day, "dwh", 3, Status.BLOCKED, "GateFailed"),
+        (bad_day, "marts", 3, Status.BLOCKED, "WindowBlocked"),
+    ]
     kept = audit_failures(warehouse)
     assert Counter(f[0] for f in kept) == {report.run_id: bad_rows, again.run_id: bad_rows}
     assert sorted(map(str, [f for f in kept if f[0] == report.run_id])) == sorted(
@@ -566,8 +606,18 @@ def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: P
     assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(bad_day, "raw", "stale")]
 
     report = failed_run(ws, [(bad_day, "raw")])
-    assert this_run(ws, report.run_id) == [(bad_day, "raw", 2, Status.BLOCKED, "GateFailed")]
-    [(landed,)] = query(warehouse, "select count(*) from raw.events where dt = $d", {"d": bad_day})
+    assert this_run(ws, report.run_id) == [
+        (bad_day, "dwh", 2, Status.BLOCKED, "WindowBlocked"),  # everything reads the lake day
+        (bad_day, "marts", 2, Status.BLOCKED, "WindowBlocked"),
+        (bad_day, "raw", 2, Status.BLOCKED, "GateFailed"),
+    ]
+    [(landed,)] = query(
+        warehouse, "select count(*) from raw_audit.events where dt = $d", {"d": bad_day}
+    )
+    [(published,)] = query(
+        warehouse, "select count(*) from raw.events where dt = $d", {"d": bad_day}
+    )
+    assert published == valid_lines(clean.settings.lake, bad_day)  # the last good delivery
     history = [
         int(r.row_count or 0)
         for r in gate_rows(state)
@@ -576,10 +626,15 @@ def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: P
     assert history == [valid_lines(clean.settings.lake, day) for day in DAYS[:-1]]
     assert len(history) >= MIN_HISTORY
     assert 0 < landed <= kept < 0.5 * median(history)
-    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id]
-    assert blocked.error_message == (f"raw.events {VOLUME} (observed {landed}, 0 bad rows)")
+    (blocked,) = [a for a in ws.ledger.attempts() if a.run_id == report.run_id and a.layer == "raw"]
+    assert (blocked.error_message or "").startswith(
+        f"raw.events {VOLUME} (observed {landed}, 0 bad rows; expected "
+    )
+    assert "first weeks" in (blocked.error_message or "")
     (row,) = [r for r in gate_rows(state) if r.run_id == report.run_id and r.suite == "raw.events"]
-    (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
+    (volume,) = [
+        c for c in row.details if c["expectation"] == VOLUME and c["severity"] == "critical"
+    ]
     assert (row.success, row.row_count) == (0, landed)
     assert (volume["severity"], volume["success"], volume["observed"]) == (
         "critical",
@@ -588,7 +643,8 @@ def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: P
     )
     failures = audit_failures(warehouse)
     assert {f[:-2] for f in failures} == {
-        (report.run_id, bad_day, "raw", "raw.events", VOLUME, "critical")
+        (report.run_id, bad_day, "raw", "raw.events", VOLUME, severity)
+        for severity in ("critical", "warning")  # outside both bands of the first weeks
     }
     for schema in ("dwh", "marts"):  # nothing downstream ran
         assert schema_checksums(warehouse, schema) == schema_checksums(
@@ -618,23 +674,28 @@ def test_with_too_little_history_a_volume_drop_only_warns(clean: Build, tmp_path
     assert {key: a.status for key, a in latest.items()} == {
         (day, layer): Status.SUCCEEDED for day in (DAYS[0], small_day) for layer in LAYERS
     }
-    assert latest[small_day, "raw"].details["gate"]["warnings"] == [
-        f"raw.events {VOLUME} (observed {landed}, 0 bad rows)"
-    ]
-    assert latest[small_day, "dwh"].details["gate"]["warnings"] == [
-        f"dwh.fct_events {VOLUME} (observed {events}, 0 bad rows)"
-    ]
+    for layer, suite, observed in (
+        ("raw", "raw.events", landed),
+        ("dwh", "dwh.fct_events", events),
+    ):
+        (warning,) = [
+            w for w in latest[small_day, layer].details["gate"]["warnings"] if w.startswith(suite)
+        ]
+        assert warning.startswith(f"{suite} {VOLUME} (observed {observed}, 0 bad rows; expected ")
+        assert "first weeks, warns" in warning
     rows = {(r.dt, r.suite): r for r in gate_rows(ws.settings.state)}
     for suite, observed in (("raw.events", landed), ("dwh.fct_events", events)):
         row = rows[small_day, suite]
-        (volume,) = [c for c in row.details if c["expectation"] == VOLUME]
+        volumes = {c["severity"]: c for c in row.details if c["expectation"] == VOLUME}
         assert (row.success, row.row_count) == (0, observed)
-        assert (volume["severity"], volume["success"]) == ("warning", False)
+        assert (volumes["warning"]["success"], volumes["critical"]["success"]) == (False, True)
         assert rows[DAYS[0], suite].success == 1
         assert observed < 0.5 * int(rows[DAYS[0], suite].row_count or 0)
     failures = audit_failures(warehouse)
     assert {f[1:-2] for f in failures} == {
         (small_day, "raw", "raw.events", VOLUME, "warning"),
         (small_day, "dwh", "dwh.fct_events", VOLUME, "warning"),
+        # the staging table's default suite (its YAML's key and a volume rule) sees it too
+        (small_day, "dwh", "staging.stg_app__events", VOLUME, "warning"),
     }
     assert table_checksums(warehouse, ("marts",))["marts.daily_kpis"][0] > 0

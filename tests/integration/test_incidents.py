@@ -38,7 +38,7 @@ from tests.integration.receivers import (
     http_receiver,
     smtp_receiver,
 )
-from tests.support import Build, copy_project, lake_days, settings_at
+from tests.support import Build, add_model, copy_build, copy_project, lake_days, settings_at
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -134,24 +134,6 @@ def sinks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sinks]:
         yield Sinks(http, port, mailbox)
 
 
-def copy_build(build: Build, folder: Path) -> tuple[Path, Path]:
-    """A consistent copy of a build's warehouse and state store."""
-    folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(build.settings.duckdb))
-    try:
-        con.execute("checkpoint")
-    finally:
-        con.close()
-    warehouse, state = folder / "warehouse.duckdb", folder / "state.sqlite"
-    shutil.copy2(build.settings.duckdb, warehouse)
-    with (
-        closing(sqlite3.connect(build.settings.state)) as src,
-        closing(sqlite3.connect(state)) as dst,
-    ):
-        src.backup(dst)
-    return warehouse, state
-
-
 def with_sinks(settings: Settings, notify: NotifySettings) -> Settings:
     return settings.model_copy(update={"notify": notify})
 
@@ -176,8 +158,9 @@ def test_a_failed_step_notifies_once_and_resolves_once_after_repair(
 ) -> None:
     bad_day = DAYS[2]
     project = copy_project(tmp_path / "project", clean.settings.project_dir)
-    model = project / "models" / "dwh" / "fct_injected.sql"
-    model.write_text(FAILING_MODEL.format(day=bad_day))
+    model = add_model(
+        project / "models" / "dwh", "fct_injected", FAILING_MODEL.format(day=bad_day), "n"
+    )
     warehouse, state = copy_build(clean, tmp_path / "build")
     settings = with_sinks(
         settings_at(project, clean.settings.lake, warehouse, state), sinks.notify()
@@ -215,7 +198,8 @@ def test_a_failed_step_notifies_once_and_resolves_once_after_repair(
     (stored,) = ws.incidents.history()
     assert (stored.id, stored.count, stored.status) == (opened["id"], 2, "open")
 
-    model.unlink()  # the repair
+    model.unlink()  # the repair: the model and its YAML go
+    model.with_name(f"_{model.stem}.yml").unlink()
     ws = Workspace.open(settings)
     repaired = run_partitions(ws, [(bad_day, "dwh")])
     assert repaired.failed == []
@@ -366,7 +350,7 @@ def test_a_sink_that_is_down_does_not_fail_the_pipeline(
 ) -> None:
     bad_day = DAYS[3]
     project = copy_project(tmp_path / "project", clean.settings.project_dir)
-    (project / "models" / "dwh" / "fct_injected.sql").write_text(FAILING_MODEL.format(day=bad_day))
+    add_model(project / "models" / "dwh", "fct_injected", FAILING_MODEL.format(day=bad_day), "n")
     warehouse, state = copy_build(clean, tmp_path / "build")
     dead = f"http://127.0.0.1:{free_port()}/hooks/sluice"  # nothing listens there
     settings = with_sinks(
@@ -580,7 +564,7 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
     snapshot: Path, lake: Path, sinks: Sinks, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     from flows.errors import PartitionIncomplete
-    from flows.pipeline.flows import daily
+    from flows.pipeline.prefect_flows import daily
 
     incoming = tmp_path / "lake"
     incoming.mkdir()  # nothing delivered yet

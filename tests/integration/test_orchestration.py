@@ -7,10 +7,8 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,7 +26,16 @@ from flows.settings import PROJECT_DIR, Settings
 from flows.state.ledger import Status
 from flows.state.locks import Holder, Locks
 from flows.state.store import StateStore
-from tests.support import Build, copy_project, lake_days, settings_at, table_checksums, truth
+from tests.support import (
+    Build,
+    add_model,
+    copy_build,
+    copy_project,
+    lake_days,
+    settings_at,
+    table_checksums,
+    truth,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -72,13 +79,6 @@ end
 """
 
 
-def copy_state(source: Path, dest: Path) -> Path:
-    """A consistent copy of a state store (its ledger and locks)."""
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
-        src.backup(dst)
-    return dest
-
-
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -118,8 +118,9 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     clean: Build, lake: Path, tmp_path: Path
 ) -> None:
     project = copy_project(tmp_path / "project", clean.settings.project_dir)
-    model = project / "models" / "dwh" / "fct_injected.sql"
-    model.write_text(INJECTED_MODEL + FAILING_CLAUSE)
+    model = add_model(
+        project / "models" / "dwh", "fct_injected", INJECTED_MODEL + FAILING_CLAUSE, "run_start"
+    )
     warehouse = tmp_path / "warehouse.duckdb"
     settings = settings_at(project, lake, warehouse)
     ws = Workspace.open(settings)
@@ -152,11 +153,15 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     batch = [a for a in ws.ledger.attempts() if a.layer == "dwh" and a.attempt == 1]
     assert [(a.status, a.error_class) for a in batch] == [(Status.FAILED, "StepFailed")] * 5
     assert len(ws.ledger.attempts()) == 19
-    # A table model is rebuilt by every run: the last successful dwh run was the last day's.
+    # A table model is rebuilt by every run: the last successful dwh run was the last day's. The
+    # failed day's landed events are held back from the later days' builds until it is retried.
     events = clean.checksums["dwh.fct_events"][0]
-    assert events > 0
+    ((held_back,),) = query(warehouse, "select count(*) from dwh.fct_events")
+    assert 0 < held_back < events
+    held = f"select count(*) from dwh.fct_events where landed_date = date '{DAY3}'"
+    assert query(warehouse, held) == [(0,)]
     injected = "select run_start, n from dwh.fct_injected"
-    assert query(warehouse, injected) == [(str(DAYS[-1]), events)]
+    assert query(warehouse, injected) == [(str(DAYS[-1]), held_back)]
 
     model.write_text(INJECTED_MODEL)
     ws = Workspace.open(settings)  # parses the repaired model
@@ -189,10 +194,8 @@ def test_touching_a_lake_file_makes_its_day_stale_from_landing_on(
 ) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(clean.settings.lake, lake)  # keeps each file's mtime, so the same inputs
-    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
-    ws = Workspace.open(
-        settings_at(clean.settings.project_dir, lake, tmp_path / "warehouse.duckdb", state)
-    )
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    ws = Workspace.open(settings_at(clean.settings.project_dir, lake, warehouse, state))
     assert states(ws) == all_steps("succeeded")
 
     part = lake / "events" / f"dt={DAY2}" / "part-00000.jsonl.gz"
@@ -211,10 +214,8 @@ def test_editing_a_marts_model_makes_every_days_marts_stale(clean: Build, tmp_pa
     project = copy_project(tmp_path / "project", clean.settings.project_dir)
     kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
     kpis.write_text(kpis.read_text() + "\n-- a comment is a code change too\n")
-    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
-    ws = Workspace.open(
-        settings_at(project, clean.settings.lake, tmp_path / "warehouse.duckdb", state)
-    )
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
 
     expected = all_steps("succeeded")
     for day in DAYS:
@@ -253,9 +254,7 @@ def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> Refus
     from prefect.settings import PREFECT_API_URL
 
     folder = tmp_path_factory.mktemp("locked")
-    warehouse = folder / "warehouse.duckdb"
-    shutil.copy2(clean.settings.duckdb, warehouse)
-    state = copy_state(clean.settings.state, folder / "state.sqlite")
+    warehouse, state = copy_build(clean, folder)
     settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
     ws = Workspace.open(settings)
     assert ws.warehouse.lock_key is not None
@@ -346,11 +345,8 @@ def test_status_json_has_every_step_of_every_day_with_its_latest_attempt(
     clean_env: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    state = copy_state(clean.settings.state, tmp_path / "state.sqlite")
-    sluice_env(
-        clean_env,
-        settings_at(clean.settings.project_dir, lake, tmp_path / "warehouse.duckdb", state),
-    )
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    sluice_env(clean_env, settings_at(clean.settings.project_dir, lake, warehouse, state))
 
     assert main(["status", "--json"]) == 0
 

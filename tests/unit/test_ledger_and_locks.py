@@ -14,6 +14,7 @@ import pytest
 from flows.errors import (
     InputError,
     LockHeld,
+    LockLost,
     StepFailed,
     TransientStepFailure,
     is_transient,
@@ -225,7 +226,8 @@ def test_renew_extends_the_lease_of_the_holder_only(store: StateStore, clock: Cl
     holder.acquire(KEY, "run-1")
     clock.advance(seconds=50)
     holder.renew(KEY, "run-1")
-    holder.renew(KEY, "run-other")  # not the holder: no effect
+    with pytest.raises(LockLost, match="run-other could not renew its lock"):
+        holder.renew(KEY, "run-other")  # not the holder: it is told, never silently ignored
     assert holder.holder(KEY).expires_at == T0 + timedelta(seconds=110)  # type: ignore[union-attr]
     contender = _locks(store, clock, "host-a", os.getpid())
     clock.advance(seconds=30)  # past the first lease, inside the renewed one

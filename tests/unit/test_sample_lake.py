@@ -431,7 +431,7 @@ def test_click_through_falls_with_the_slot(clean_lines: list[Line]) -> None:
 def test_part_files_hold_at_most_the_maximum_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = LakeSpec(start=START, days=1, events_per_day=1_200)
+    spec = LakeSpec(start=START, days=1, events_per_day=1_200, weekly=(1.0,) * 7)  # no weekday dip
     monkeypatch.setattr(sample_lake, "MAX_LINES_PER_PART", 500)
     generate_lake(tmp_path, spec)
     folder = tmp_path / "events" / f"dt={START.isoformat()}"

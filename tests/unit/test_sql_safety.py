@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every Python file of the runtime package and of the developer tools, at any depth.
 SCANNED = sorted([*(ROOT / "flows").rglob("*.py"), *(ROOT / "tools").rglob("*.py")])
 SINKS = ("execute", "executemany", "sql")
+# The whitelist validators of flows/project/identifiers.py: what they return is safe in SQL.
+VALIDATORS = ("identifier", "project_id", "database_name")
 # (file, function, variable): why the value interpolated into SQL is not user input.
 REVIEWED = {
     ("janitor.py", "_state", "where"): "a row of the module constant _STATE_SWEEPS",
@@ -175,7 +177,7 @@ class Scanner:
     def _safe_call(self, node: ast.Call, again: object) -> bool:
         check = again  # type: ignore[assignment]
         func = node.func
-        if isinstance(func, ast.Name) and func.id == "identifier":
+        if isinstance(func, ast.Name) and func.id in VALIDATORS:
             return True
         if isinstance(func, ast.Attribute) and func.attr == "isoformat":
             return True  # a date's ISO text: digits and dashes

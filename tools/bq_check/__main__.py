@@ -16,6 +16,7 @@ from flows.project.dbt_runner import DbtProject
 from flows.settings import PROJECT_DIR, Settings
 from tools.bq_check.emulator import running_emulator
 from tools.bq_check.emulator_run import (
+    AS_PUBLISHED,
     FIRST_DAY,
     EmulatorReport,
     emulator_settings,
@@ -74,7 +75,7 @@ def _probe_gaps(settings: Settings, gaps: tuple[Gap, ...]) -> list[str]:
 
 def _compile(settings: Settings) -> tuple[list[Any], Any]:
     """Compile every model for BigQuery (production vars) against the emulator."""
-    dbt = DbtProject(settings, variant="bq-compile")
+    dbt = DbtProject(settings, AS_PUBLISHED, variant="bq-compile")
     run_vars = json.dumps({"run_start": FIRST_DAY.isoformat()})
     result = dbt.invoke(["compile", "--select", "resource_type:model", "--vars", run_vars])
     if not result.success:

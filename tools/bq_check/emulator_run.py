@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from flows.errors import SluiceError
 from flows.lake.folder import FolderLake
 from flows.project.dbt_runner import DbtProject
 from flows.project.identifiers import identifier, project_id
-from flows.project.manifest import Project, build_project
+from flows.project.manifest import RAW_SCHEMA, Project, build_project
 from flows.sample.lake import generate_lake
 from flows.sample.spec import LakeSpec
 from flows.settings import Settings
@@ -38,6 +38,9 @@ FIRST_DAY = date(2026, 11, 1)
 EVENTS_PER_DAY = 300
 OUTSIDE_DAYS = 40  # the outside sentinel's distance from any window
 PUBLISH_SUFFIX = "_copy"
+# The check builds with dbt directly, into the schemas readers use (raw, dwh, marts), so its
+# relations compare with the DuckDB reference's and the pipeline's published ones.
+AS_PUBLISHED = {"build_schema_suffix": ""}
 
 
 class EmulatorCheckFailed(SluiceError):
@@ -80,7 +83,9 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
         raise EmulatorCheckFailed(
             f"the emulator check needs a BigQuery target, not {warehouse.name}"
         )
-    dbt = DbtProject(settings, parse_vars=warehouse.dbt_vars, variant="bq-check")
+    dbt = DbtProject(
+        settings, parse_vars={**warehouse.dbt_vars, **AS_PUBLISHED}, variant="bq-check"
+    )
     project = build_project(dbt.manifest, settings.project_dir)
     landing = warehouse
     client = warehouse.client
@@ -91,6 +96,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
             day,
             lateness_days=project.lateness_days,
             load_id=f"check-{day}",
+            schema=RAW_SCHEMA,
         ).landed
         for day in days
     }
@@ -112,6 +118,7 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
         days[-1],
         lateness_days=project.lateness_days,
         load_id="check-rerun",
+        schema=RAW_SCHEMA,
     )
     # `run`, as the pipeline does: the planted outside copy would fail whole-table tests
     _dbt(dbt, ["run"], {"run_start": str(days[-1])}, gaps, report)
@@ -242,7 +249,7 @@ def _compare_with_duckdb(
     reference = settings.model_copy(
         update={"target": "dev", "duckdb": settings.lake_folder.parent / "reference.duckdb"}
     )
-    duck = DbtProject(reference, variant="bq-check-duckdb")
+    duck = DbtProject(reference, AS_PUBLISHED, variant="bq-check-duckdb")
     project = build_project(duck.manifest, reference.project_dir)
     for day in days:
         warehouse_for(reference).land(
@@ -251,6 +258,7 @@ def _compare_with_duckdb(
             day,
             lateness_days=project.lateness_days,
             load_id=f"ref-{day}",
+            schema=RAW_SCHEMA,
         )
     result = duck.invoke(
         ["run", "--vars", json.dumps({"run_start": str(days[0]), "run_end": str(days[-1])})]
@@ -293,9 +301,12 @@ def _check_publish(
     report: EmulatorReport,
 ) -> None:
     """Publishing marts -> marts_copy twice: the first creates the tables, the second MERGEs."""
-    marts = project.tables("marts")
+    marts = [
+        replace(table, published_schema=table.schema + PUBLISH_SUFFIX)
+        for table in project.tables("marts")
+    ]
     for _ in range(2):
-        warehouse.publish(marts, days[0], days[-1], source="", target=PUBLISH_SUFFIX)
+        warehouse.publish(marts, days[0], days[-1])
     client = warehouse.client
     specs = [spec for spec in models.values() if ".marts." in spec[0]]
     for relation, column, _ in specs:

@@ -113,7 +113,7 @@ def _marts(manifest: Any) -> list[tuple[str, str]]:
 
 def _daily(day: date) -> Any:
     from flows.errors import PartitionsFailed
-    from flows.pipeline.flows import daily
+    from flows.pipeline.prefect_flows import daily
 
     try:
         return daily(day)

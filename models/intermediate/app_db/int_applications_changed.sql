@@ -3,7 +3,10 @@
         event_time='change_date',
         partition_by=date_partition('change_date'),
         cluster_by=['application_id'],
-        meta={'window': {'lag_days': 0, 'lead_days': 1}},
+        meta={
+            'window': {'lag_days': 0, 'lead_days': 1},
+            'reads': {'stg_app_db__applications': {'lag_days': 1, 'lead_days': 0}},
+        },
     )
 }}
 

@@ -8,6 +8,12 @@
                 'lag_days': (var('lateness_days') | int) - 1,
                 'lead_days': var('bandit_lookback_days') | int,
             },
+            'reads': {
+                'fct_events': {'lag_days': var('bandit_lookback_days') | int, 'lead_days': -1},
+                'ab_pattern_results': {
+                    'lag_days': var('bandit_lookback_days') | int, 'lead_days': -1,
+                },
+            },
         },
     )
 }}
@@ -29,7 +35,7 @@ with
 event_days as (
     select distinct event_date
     from {{ ref('fct_events') }}
-    where {{ in_window('event_date', lag=lookback_days, lead=-1) }}
+    where {{ in_window('event_date', upstream='fct_events') }}
 ),
 
 daily_results as (
@@ -40,7 +46,7 @@ daily_results as (
         exposed_users,
         converted_users
     from {{ ref('ab_pattern_results') }}
-    where {{ in_window('event_date', lag=lookback_days, lead=-1) }}
+    where {{ in_window('event_date', upstream='ab_pattern_results') }}
 ),
 
 pattern_versions as (

@@ -3,7 +3,12 @@
         event_time='applied_date',
         partition_by=date_partition('applied_date'),
         cluster_by=['occupation'],
-        meta={'window': {'lag_days': var('funnel_horizon_days') | int, 'lead_days': 1}},
+        meta={
+            'window': {'lag_days': var('funnel_horizon_days') | int, 'lead_days': 1},
+            'reads': {
+                'fct_applications': {'lag_days': 0, 'lead_days': var('funnel_horizon_days') | int},
+            },
+        },
     )
 }}
 
@@ -26,7 +31,7 @@ status_history as (
         days_since_applied
     from {{ ref('fct_applications') }}
     where
-        {{ in_window('status_date', lead=horizon_days) }}
+        {{ in_window('status_date', upstream='fct_applications') }}
         and {{ in_window('applied_date') }}
         and days_since_applied between 0 and {{ horizon_days }}
 ),

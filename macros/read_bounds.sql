@@ -1,0 +1,23 @@
+{#-
+    The dates this model reads of one upstream model or source: its window_bounds() widened by
+    meta.reads.<upstream> (lag_days before, lead_days after; 0 when not declared). A model that
+    filters an upstream with in_window(..., upstream=...) must declare it, so the declaration
+    the pipeline's blocking reads is the one the SQL applies.
+-#}
+{% macro read_bounds(upstream, meta=none) %}
+    {%- set meta = meta if meta is not none else (config.get('meta') or {}) -%}
+    {%- set reads = meta.get('reads') or {} -%}
+    {%- if upstream not in reads and execute -%}
+        {{ exceptions.raise_compiler_error(
+            "model " ~ this ~ " filters " ~ upstream ~ " with in_window(..., upstream='"
+            ~ upstream ~ "') but declares no meta.reads." ~ upstream
+            ~ " (lag_days, lead_days: the days it reads beyond its window)"
+        ) }}
+    {%- endif -%}
+    {%- set reach = reads.get(upstream) or {} -%}
+    {%- set window_start, window_end = window_bounds(meta.get('window') or {}) -%}
+    {{ return([
+        shift_iso_date(window_start, -((reach.get('lag_days') or 0) | int)),
+        shift_iso_date(window_end, (reach.get('lead_days') or 0) | int),
+    ]) }}
+{% endmacro %}
