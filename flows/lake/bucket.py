@@ -28,7 +28,6 @@ from flows.lake.layout import (
     is_data_file,
     lake_path,
     missing,
-    safe_segment,
     unmarked,
 )
 from flows.lake.location import BucketLocation
@@ -153,8 +152,7 @@ class BucketLake:
             raise unmarked(where)
         chosen = []
         for name, blob in names.items():
-            if is_data_file(table, name):
-                safe_segment(name, f"lake object {self.bucket.url(self._relative(blob))}:")
+            if is_data_file(table, name, self.bucket.url(self._relative(blob))):
                 chosen.append(blob)
         check_not_empty(len(chosen), where, table, dt)
         return chosen

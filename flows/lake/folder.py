@@ -57,7 +57,7 @@ class FolderLake:
             raise unmarked(str(folder))
         found: list[LakeFile] = []
         for path in sorted(folder.iterdir()):
-            if not is_data_file(table, path.name):
+            if not is_data_file(table, path.name, str(path)):
                 continue
             real = path.resolve()
             if not real.is_relative_to(self.root):

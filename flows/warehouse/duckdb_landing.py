@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from flows.errors import StepFailed, UnreadableFile, first_line
-from flows.lake.layout import Lake, LakeFile
+from flows.lake.layout import Lake, LakeFile, literal_path
 from flows.lake.lines import line_batches
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
@@ -198,7 +198,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
         raise UnreadableFile(
             f"CSV dump {lake_file.path} is empty (0 bytes, no header line): re-deliver it"
         )
-    params = {"path": str(lake_file.path)}
+    params = {"path": literal_path(lake_file)}
     reader = """read_csv($path, header = true, hive_partitioning = false, all_varchar = true,
         strict_mode = true, store_rejects = true, rejects_table = '_sluice_rejects',
         rejects_scan = '_sluice_scans', max_line_size = 8388608)"""
@@ -242,7 +242,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
             from (select * exclude (file_row_number) , file_row_number
                   from read_parquet($path, file_row_number = true,
                                     hive_partitioning = false)) as row""",
-            {"path": str(lake_file.path), "file": lake_file.relative},
+            {"path": literal_path(lake_file), "file": lake_file.relative},
         )
     except duckdb.Error as exc:
         raise UnreadableFile(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -143,3 +144,38 @@ def test_dump_with_bad_rows_quarantines_them(project: Any, lake: Path, tmp_path:
     assert users.lines == data_lines + 2
     assert users.landed == data_lines
     assert users.quarantined == {"unreadable_line": 1, "missing_field:user_id": 1}
+
+
+@pytest.mark.parametrize(
+    "trap",
+    [
+        "[_]users.csv",  # DuckDB reads it as the pattern [_]users.csv: the skipped _users.csv
+        "u*.csv",  # the pattern u*.csv: users.csv lands twice
+    ],
+)
+def test_a_lake_file_name_the_reader_would_expand_fails_the_partition_naming_it(
+    project: Any, lake: Path, tmp_path: Path, trap: str
+) -> None:
+    lake_copy = _copy_lake(lake, tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    before = table_checksums(warehouse, ("raw",))
+    folder = lake_copy / "dumps" / "users" / f"dt={START}"
+    header = (folder / "users.csv").read_text().splitlines()[0]
+    secret = tmp_path / "outside.csv"
+    secret.write_text(header + "\n" + "from_outside_the_lake" + "," * header.count(",") + "\n")
+    (folder / "_users.csv").symlink_to(secret)  # a leading _ : not a data file, never checked
+    (folder / trap).write_text(header + "\n")
+    with pytest.raises(UnreadableFile, match=re.escape(f"{folder / trap}: {trap!r} is not a safe")):
+        _land(project, lake_copy, warehouse, START)
+    assert table_checksums(warehouse, ("raw",)) == before
+
+
+def test_a_lake_whose_path_holds_a_pattern_is_refused_before_reading(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    # DuckDB would read `la[k]e/...` as `lake/...`: a sibling folder outside the lake.
+    shutil.copytree(lake, tmp_path / "la[k]e")
+    shutil.copytree(lake, tmp_path / "lake")
+    with pytest.raises(UnreadableFile, match=r"la\[k\]e/.*its path holds one of"):
+        _land(project, tmp_path / "la[k]e", tmp_path / "w.duckdb", START)
