@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from flows.errors import InvalidParameter
+from flows.lake.layout import MAX_FILE_BYTES
 from flows.lake.location import SCHEME, BucketLocation
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -119,6 +120,12 @@ class Settings(BaseSettings):
     project_dir: Path = Field(default=PROJECT_DIR, description="the dbt project")
     max_backfill_days: int = Field(
         default=400, ge=1, description="longest range one backfill may span"
+    )
+    max_file_bytes: int = Field(
+        default=MAX_FILE_BYTES,
+        ge=1,
+        description="the most bytes landing reads from one lake file, decompressed (a bigger "
+        "file, e.g. a gzip bomb, fails its partition)",
     )
 
     lease_seconds: int = Field(

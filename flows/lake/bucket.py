@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.errors import InvalidParameter, UnreadableFile
 from flows.lake.layout import (
+    MAX_FILE_BYTES,
     SUCCESS_MARKER,
     Entry,
     LakeFile,
@@ -55,17 +56,25 @@ def storage_client(settings: Settings) -> Any:
 class BucketLake:
     """A lake under a gs:// prefix, with the folder lake's layout and rules."""
 
-    def __init__(self, where: BucketLocation, client: Any, cache: Path) -> None:
+    def __init__(
+        self, where: BucketLocation, client: Any, cache: Path, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
         self.bucket = where
         self.client = client
         self.cache = cache
+        self.max_file_bytes = max_file_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BucketLake:
         """The bucket lake of settings.lake; partitions are copied under `lake_cache/`."""
         if not isinstance(settings.lake, BucketLocation):
             raise InvalidParameter(f"lake {settings.lake} is not a gs:// URL")
-        return cls(settings.lake, storage_client(settings), settings.state.parent / "lake_cache")
+        return cls(
+            settings.lake,
+            storage_client(settings),
+            settings.state.parent / "lake_cache",
+            settings.max_file_bytes,
+        )
 
     @property
     def location(self) -> str:

@@ -18,6 +18,8 @@ from flows.project.identifiers import digest
 from flows.project.lake_tables import LakeTable
 
 SUCCESS_MARKER = "_SUCCESS"
+# The most bytes landing reads from one lake file, decompressed (the setting max_file_bytes).
+MAX_FILE_BYTES = 2 * 1024**3
 _SEGMENT = re.compile(r"^[A-Za-z0-9_=-][A-Za-z0-9._=-]*$")
 _SAFE_LAKE_PATH = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
 _EXTENSIONS = {"jsonl": (".jsonl.gz", ".jsonl"), "csv": (".csv",), "parquet": (".parquet",)}
@@ -45,6 +47,11 @@ class Lake(Protocol):
     @property
     def location(self) -> str:
         """The lake's folder or gs:// URL, for messages."""
+        ...
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The most bytes landing reads from one file (decompressed); a bigger one fails."""
         ...
 
     def where(self, table: LakeTable, dt: date) -> str:

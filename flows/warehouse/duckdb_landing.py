@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from flows.errors import StepFailed, UnreadableFile, first_line
@@ -90,7 +91,9 @@ def land_partition(
         con.execute("begin transaction")
         try:
             results = tuple(
-                _land_table(con, table, files[table.name], dt, lateness_days, load_id)
+                _land_table(
+                    con, table, files[table.name], dt, lateness_days, load_id, lake.max_file_bytes
+                )
                 for table in tables
             )
             con.execute("commit")
@@ -107,9 +110,10 @@ def _land_table(
     dt: date,
     lateness_days: int,
     load_id: str,
+    max_file_bytes: int,
 ) -> TableLanding:
     con.execute(_STAGE_DDL)
-    lines = sum(_stage_file(con, table, lake_file) for lake_file in files)
+    lines = sum(_stage_file(con, table, lake_file, max_file_bytes) for lake_file in files)
     staged = _scalar(con, "select count(*) from _sluice_stage")
     if staged != lines:
         raise StepFailed(
@@ -160,24 +164,27 @@ def _land_table(
     return TableLanding(table.name, tuple(files), lines, landed, quarantined)
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, table: LakeTable, lake_file: LakeFile) -> int:
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, table: LakeTable, lake_file: LakeFile, max_bytes: int
+) -> int:
     """Stage one file's lines; return how many lines (records) the file holds."""
     if table.format == "jsonl":
-        return _stage_lines(con, lake_file)
+        return _stage_lines(con, lake_file, max_bytes)
+    if lake_file.size > max_bytes:
+        raise UnreadableFile(
+            f"lake file {lake_file.path} holds more than {max_bytes} bytes, the limit "
+            "max_file_bytes (SLUICE_MAX_FILE_BYTES): split the dump, or raise the limit"
+        )
     if table.format == "csv":
         return _stage_csv(con, lake_file)
     return _stage_parquet(con, lake_file)
 
 
-def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
+def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile, max_bytes: int) -> int:
     lines = 0
-    for first, batch in line_batches(lake_file):
-        arrow = pa.table(
-            {
-                "line_number": pa.array(range(first, first + len(batch)), pa.int64()),
-                "line": pa.array(batch, pa.binary()),
-            }
-        )
+    for batch in line_batches(lake_file, max_bytes):
+        numbers = np.arange(batch.first, batch.first + len(batch), dtype=np.int64)
+        arrow = pa.table({"line_number": pa.array(numbers), "line": batch.lines})
         con.register("_sluice_lines", arrow)
         try:
             con.execute(

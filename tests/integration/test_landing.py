@@ -179,3 +179,39 @@ def test_a_lake_whose_path_holds_a_pattern_is_refused_before_reading(
     shutil.copytree(lake, tmp_path / "lake")
     with pytest.raises(UnreadableFile, match=r"la\[k\]e/.*its path holds one of"):
         _land(project, tmp_path / "la[k]e", tmp_path / "w.duckdb", START)
+
+
+def test_a_gzip_bomb_fails_its_partition_naming_the_file_and_the_cap(
+    project: Any, lake: Path, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    from flows.lake.opener import open_lake
+    from flows.settings import get_settings
+
+    lake_copy = _copy_lake(lake, tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    before = table_checksums(warehouse, ("raw",))
+    part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
+    line = gzip.decompress(part.read_bytes()).split(b"\n")[0] + b"\n"
+    with gzip.open(part, "wb", compresslevel=9) as handle:  # 64 MiB of lines in a small gzip
+        for _ in range(64 * 1024 * 1024 // len(line) // 1000 + 1):
+            handle.write(line * 1000)
+    clean_env.setenv("SLUICE_LAKE", str(lake_copy))
+    clean_env.setenv("SLUICE_MAX_FILE_BYTES", str(32 * 1024 * 1024))
+    con = duckdb.connect(str(warehouse))
+    try:
+        with pytest.raises(
+            UnreadableFile,
+            match=re.escape(f"lake file {part} holds more than 33554432 bytes once decompressed"),
+        ):
+            land_partition(
+                con,
+                open_lake(get_settings()),
+                project.lake_tables,
+                START,
+                lateness_days=project.lateness_days,
+                load_id="test",
+            )
+    finally:
+        con.close()
+    assert table_checksums(warehouse, ("raw",)) == before
