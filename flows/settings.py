@@ -219,6 +219,23 @@ class Secrets(BaseSettings):
         return (init_settings, env_settings)
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """The settings' errors on one line, naming each field but never the value it was given
+    (pydantic's own text echoes it: a secret put in the file would reach logs and stderr)."""
+    found = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        secret = next((str(p) for p in error["loc"] if str(p) in Secrets.model_fields), None)
+        if secret:
+            found.append(
+                f"{where} is a secret: set SLUICE_{secret.upper()} in the environment, never "
+                "in the file"
+            )
+        else:
+            found.append(f"{where}: {error['msg']}")
+    return "; ".join(found)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings (environment and sluice.toml read once)."""
@@ -226,11 +243,6 @@ def get_settings() -> Settings:
         return Settings().resolved()
     except ValidationError as exc:
         config = os.environ.get("SLUICE_CONFIG") or PROJECT_DIR / CONFIG_FILE
-        secrets = [name for name in Secrets.model_fields if name in str(exc)]
-        hint = (
-            f"; {', '.join(secrets)} is a secret: set SLUICE_{secrets[0].upper()} in the "
-            "environment, never in the file"
-            if secrets
-            else ""
-        )
-        raise InvalidParameter(f"settings in {config} or SLUICE_* env vars: {exc}{hint}") from exc
+        raise InvalidParameter(
+            f"settings in {config} or SLUICE_* env vars: {describe_errors(exc)}"
+        ) from None  # pydantic's error, if printed as a cause, would echo the values
