@@ -48,7 +48,16 @@ class EmailSink(BaseModel):
     host: str = Field(description="SMTP server host")
     port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) the server's certificate is verified against "
+        "(default: the system's); the certificate is always verified",
+    )
     username: str | None = Field(default=None, description="login name, if the server needs one")
+    allow_plain_login: bool = Field(
+        default=False,
+        description="send the login over a connection without TLS (only for a trusted relay)",
+    )
     sender: str = Field(description="From: address")
     recipients: tuple[str, ...] = Field(min_length=1, description="To: addresses")
 
@@ -70,6 +79,11 @@ class NotifySettings(BaseModel):
         default=1.0, ge=0, description="wait before the 2nd try; doubles before each later one"
     )
     timeout_seconds: float = Field(default=5.0, gt=0, description="per HTTP request or SMTP try")
+    include_values: bool = Field(
+        default=False,
+        description="send error messages whole, with the row values a database error or a "
+        "failed check can quote (default: counts, columns and where the failing rows are)",
+    )
 
 
 class WatchdogSettings(BaseModel):

@@ -266,8 +266,13 @@ def test_a_blocked_gate_notifies_once_and_resolves_once_after_repair(
         1,
     )
     assert opened["error_class"] == "GateFailed"
-    assert opened["error_message"].endswith("(observed None, 3 bad rows)")
-    assert ws.incidents.history()[0].count == 2
+    assert opened["error_message"] == (  # counts and where the rows are, not observed values
+        "marts.daily_kpis.ctr expect_column_values_to_be_between: 3 bad rows (failing rows in "
+        f"audit.gate_failures, run_id {opened['run_id']})"
+    )
+    (stored,) = ws.incidents.history()
+    assert stored.count == 2
+    assert (stored.error_message or "").endswith("(observed None, 3 bad rows)")
     # the link is the Data Docs page its run wrote, showing the failed suite
     docs = Path(urlparse(opened["links"]["data_docs"]).path)
     assert docs.parts[-2:] == (opened["run_id"], "index.html")
