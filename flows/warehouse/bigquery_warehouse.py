@@ -235,7 +235,7 @@ class BigQueryWarehouse:
         now: datetime,
         *,
         apply: bool,
-        audit_suffix: str,
+        audit_schemas: frozenset[str],
         built: set[tuple[str, str]],
     ) -> list[Sweep]:
         return []  # not yet on BigQuery (README: what the janitor does there)
