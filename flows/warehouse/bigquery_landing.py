@@ -154,8 +154,9 @@ class BigQueryLanding:
         """Load rows into a staging table, then swap them into partition dt in one MERGE."""
         from google.cloud import bigquery
 
-        stage = f"{self.project}.{RAW_SCHEMA}.{_STAGE_PREFIX}{table}"
-        target = f"{self.project}.{RAW_SCHEMA}.{table}"
+        project, name = project_id(self.project), identifier(table, "raw table")
+        stage = f"{project}.{RAW_SCHEMA}.{_STAGE_PREFIX}{name}"
+        target = f"{project}.{RAW_SCHEMA}.{name}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(c, "STRING") for c in columns],
             source_format="CSV",
@@ -176,13 +177,15 @@ class BigQueryLanding:
         """Conservation on the warehouse side: each table's partition holds what was classified."""
         expected = {t.table: t.landed for t in landed.tables}
         expected[QUARANTINE] = landed.quarantined
+        project = project_id(self.project)
         for table, count in expected.items():
             where = f"dt = date '{dt.isoformat()}'"
             if table == QUARANTINE:
-                names = ", ".join(f"'{t.table}'" for t in landed.tables)
+                names = ", ".join(f"'{identifier(t.table, 'raw table')}'" for t in landed.tables)
                 where += f" and source_table in ({names})"
+            name = identifier(table, "raw table")
             rows = self._query(
-                f"select count(*) from `{self.project}.{RAW_SCHEMA}.{table}` where {where}"
+                f"select count(*) from `{project}.{RAW_SCHEMA}.{name}` where {where}"
             )
             found = int(next(iter(rows))[0])
             if found != count:

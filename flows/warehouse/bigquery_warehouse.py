@@ -133,7 +133,8 @@ class BigQueryWarehouse:
         dataset.location = self.client.location
         self.client.create_dataset(dataset, exists_ok=True)
         self._query(_AUDIT_DDL.format(project=self.project))
-        stage = f"{self.project}.{AUDIT_SCHEMA}.{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
+        staging = identifier(f"{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}", "staging table")
+        stage = f"{self.project}.{AUDIT_SCHEMA}.{staging}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(name, "STRING") for name in AUDIT_COLUMNS],
             source_format="CSV",
@@ -169,7 +170,8 @@ class BigQueryWarehouse:
         suffix = source or target
         statements = 0
         for table in tables:
-            base = table.schema[: -len(suffix)] if table.schema.endswith(suffix) else table.schema
+            schema = table.schema[: -len(suffix)] if table.schema.endswith(suffix) else table.schema
+            base = identifier(schema, "schema")
             statement = self._copy_statement(
                 table, base + source, base + target, table.window.bounds(first, last)
             )
@@ -216,8 +218,8 @@ class BigQueryWarehouse:
         known = {field.name for field in target.schema}
         for field in source.schema:
             if field.name not in known:
-                kind = _LEGACY_TYPES.get(str(field.field_type), str(field.field_type)).lower()
-                identifier(kind, "column type")
+                legacy = str(field.field_type)
+                kind = identifier(_LEGACY_TYPES.get(legacy, legacy).lower(), "column type")
                 self._query(
                     f"alter table {dst} add column `{identifier(field.name, 'column')}` {kind}"
                 )
