@@ -15,14 +15,14 @@ from flows.cli.main import main
 from flows.errors import InvalidParameter
 from flows.settings import NotifySettings, Secrets, get_settings
 
-SECRET = "xoxb-do-not-echo-4711"
+SECRET_TEXT = "do-not-echo-4711"
 NOW = datetime(2026, 11, 4, tzinfo=UTC)
 
 
 @pytest.fixture()
 def bad_config(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
     config = tmp_path / "sluice.toml"
-    config.write_text(f'lease_seconds = 3\nsmtp_password = "{SECRET}"\n')
+    config.write_text(f'lease_seconds = 3\nsmtp_password = "{SECRET_TEXT}"\n')
     clean_env.setenv("SLUICE_CONFIG", str(config))
     return config
 
@@ -31,7 +31,7 @@ def test_a_secret_in_sluice_toml_is_named_never_echoed(bad_config: Path) -> None
     with pytest.raises(InvalidParameter) as refused:
         get_settings()
     message = str(refused.value)
-    assert SECRET not in message
+    assert SECRET_TEXT not in message
     assert message == (
         f"settings in {bad_config} or SLUICE_* env vars: lease_seconds: Input should be greater "
         "than or equal to 10; smtp_password is a secret: set SLUICE_SMTP_PASSWORD in the "
@@ -45,16 +45,16 @@ def test_the_command_line_prints_one_line_without_the_secret(
 ) -> None:
     assert main(["status"]) == 1
     err = capsys.readouterr().err
-    assert SECRET not in err
+    assert SECRET_TEXT not in err
     assert err.count("\n") == 1 and err.startswith("sluice: error: settings in ")
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        f"hooks.slack.com/services/T000/B000/{SECRET}",  # no scheme
-        f"https://127.0.0.1:1/services/T000/B000/{SECRET} ",  # a space: http.client quotes it
-        f"http://127.0.0.1:1/services/T000/B000/{SECRET}",  # nothing listens there
+        f"hooks.slack.com/services/T000/B000/{SECRET_TEXT}",  # no scheme
+        f"https://127.0.0.1:1/services/T000/B000/{SECRET_TEXT} ",  # a space: http.client quotes it
+        f"http://127.0.0.1:1/services/T000/B000/{SECRET_TEXT}",  # nothing listens there
     ],
 )
 def test_a_failing_slack_url_is_never_logged(url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -69,4 +69,4 @@ def test_a_failing_slack_url_is_never_logged(url: str, caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="sluice.incidents"):
         assert notifier.notify(incident) == {"slack": False}
     assert "gave up" in caplog.text and "SLUICE_SLACK_WEBHOOK_URL" in caplog.text
-    assert SECRET not in caplog.text and "T000/B000" not in caplog.text
+    assert SECRET_TEXT not in caplog.text and "T000/B000" not in caplog.text
