@@ -79,9 +79,14 @@ class Lake(Protocol):
         ...
 
 
+def _plain(name: str) -> bool:
+    """One safe path segment: letters, digits, . _ = - (never '..'), so no reader pattern."""
+    return bool(_SEGMENT.match(name)) and ".." not in name
+
+
 def safe_segment(name: str, what: str) -> str:
     """Return name if it is one safe path segment (letters, digits, . _ = -; never '..')."""
-    if not _SEGMENT.match(name) or ".." in name:
+    if not _plain(name):
         raise InvalidParameter(
             f"{what} {name!r} is not a safe name: use letters, digits, '.', '_', '=' and '-', "
             "not '..'"
@@ -108,7 +113,7 @@ def is_data_file(table: LakeTable, name: str, shown: str) -> bool:
     """
     if name.startswith(("_", ".")) or not name.endswith(_EXTENSIONS[table.format]):
         return False
-    if not _SEGMENT.match(name) or ".." in name:
+    if not _plain(name):
         raise UnreadableFile(
             f"lake file {shown}: {name!r} is not a safe name for a lake file (use letters, "
             "digits, '.', '_', '=' and '-', not '..'); rename it and re-deliver the partition"

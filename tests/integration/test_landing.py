@@ -39,6 +39,14 @@ def _copy_lake(lake: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _landed_copy(project: Any, lake: Path, tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A copy of the lake with its first day landed: the copy, the warehouse, raw's checksums."""
+    lake_copy = _copy_lake(lake, tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    return lake_copy, warehouse, table_checksums(warehouse, ("raw",))
+
+
 def test_every_lake_line_is_in_raw_or_quarantine(project: Any, lake: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     for day in lake_days():
@@ -105,10 +113,7 @@ def test_quarantine_keeps_raw_text_file_line_and_reason(
 def test_corrupt_gzip_is_refused_naming_the_file_and_keeps_raw(
     project: Any, lake: Path, tmp_path: Path
 ) -> None:
-    lake_copy = _copy_lake(lake, tmp_path)
-    warehouse = tmp_path / "w.duckdb"
-    _land(project, lake_copy, warehouse, START)
-    before = table_checksums(warehouse, ("raw",))
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
     part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     with pytest.raises(UnreadableFile, match=str(part)):
@@ -156,10 +161,7 @@ def test_dump_with_bad_rows_quarantines_them(project: Any, lake: Path, tmp_path:
 def test_a_lake_file_name_the_reader_would_expand_fails_the_partition_naming_it(
     project: Any, lake: Path, tmp_path: Path, trap: str
 ) -> None:
-    lake_copy = _copy_lake(lake, tmp_path)
-    warehouse = tmp_path / "w.duckdb"
-    _land(project, lake_copy, warehouse, START)
-    before = table_checksums(warehouse, ("raw",))
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
     folder = lake_copy / "dumps" / "users" / f"dt={START}"
     header = (folder / "users.csv").read_text().splitlines()[0]
     secret = tmp_path / "outside.csv"
@@ -187,10 +189,7 @@ def test_a_gzip_bomb_fails_its_partition_naming_the_file_and_the_cap(
     from flows.lake.opener import open_lake
     from flows.settings import get_settings
 
-    lake_copy = _copy_lake(lake, tmp_path)
-    warehouse = tmp_path / "w.duckdb"
-    _land(project, lake_copy, warehouse, START)
-    before = table_checksums(warehouse, ("raw",))
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
     part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
     line = gzip.decompress(part.read_bytes()).split(b"\n")[0] + b"\n"
     with gzip.open(part, "wb", compresslevel=9) as handle:  # 64 MiB of lines in a small gzip
