@@ -154,6 +154,22 @@ class Module:
             if isinstance(node, SCOPES):
                 yield node
 
+    def calls(self) -> list[tuple[Scope, ast.Call, str]]:
+        """Every call of the module with its scope and the name called (walked once)."""
+        if not hasattr(self, "_calls"):
+            self._calls = [
+                (scope, node, _called(node))
+                for scope in self.scopes()
+                for node in own_nodes(scope)
+                if isinstance(node, ast.Call)
+            ]
+        return self._calls
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
 
 def bindings_of(scope: Scope, name: str) -> list[tuple[ast.AST, ast.expr | None]]:
     """Every statement of the scope that binds name, with the value it binds (None: unknown)."""

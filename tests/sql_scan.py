@@ -79,6 +79,8 @@ class Scanner:
     checked: int = 0  # statements (and SQL arguments of callers) examined
     used: set[Review] = field(default_factory=set)  # reviews that were needed
     local: list[dict[str, ast.expr]] = field(default_factory=list)  # comprehension variables
+    digests: dict[int, str] = field(default_factory=dict)  # id of a function -> its digest
+    dotted: dict[str, Module] = field(default_factory=dict)  # flows.x.y -> its module
 
     def run(self) -> list[Finding]:
         pending = [item for module in self.modules for item in self._statements(module, None)]
@@ -99,25 +101,20 @@ class Scanner:
         self, module: Module, derived: tuple[str, int, str] | None
     ) -> Iterator[tuple[Module, Scope, ast.expr]]:
         """Statements of the driver sinks (derived None), or the SQL arguments of a derived one."""
-        for scope in module.scopes():
-            for call in own_nodes(scope):
-                if not isinstance(call, ast.Call):
-                    continue
-                func = call.func
-                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                keywords = {k.arg: k.value for k in call.keywords if k.arg}
-                if derived is None:
-                    if called in SINKS and call.args:
-                        yield module, scope, call.args[0]
-                    for keyword in SINK_KEYWORDS:
-                        if keyword in keywords:
-                            yield module, scope, keywords[keyword]
-                elif called == derived[0]:
-                    _, index, parameter = derived
-                    if len(call.args) > index:
-                        yield module, scope, call.args[index]
-                    elif parameter in keywords:
-                        yield module, scope, keywords[parameter]
+        for scope, call, called in module.calls():
+            keywords = {k.arg: k.value for k in call.keywords if k.arg}
+            if derived is None:
+                if called in SINKS and call.args:
+                    yield module, scope, call.args[0]
+                for keyword in SINK_KEYWORDS:
+                    if keyword in keywords:
+                        yield module, scope, keywords[keyword]
+            elif called == derived[0]:
+                _, index, parameter = derived
+                if len(call.args) > index:
+                    yield module, scope, call.args[index]
+                elif parameter in keywords:
+                    yield module, scope, keywords[parameter]
 
     def _check(self, module: Module, scope: Scope, node: ast.expr) -> None:
         if not self._safe(module, scope, node, 0):
@@ -139,13 +136,21 @@ class Scanner:
             bindings = bindings_of(scope, piece.id)
             if bindings:
                 return self._review(module, scope, piece.id, bindings)
-        code = hashlib.sha256(ast.unparse(scope).encode()).hexdigest()[:12]
-        return Review(module.name, scope_name(scope), ast.unparse(piece), code)
+        return Review(module.name, scope_name(scope), ast.unparse(piece), self._digest(scope))
+
+    def _digest(self, scope: Scope) -> str:
+        """A digest of a function's whole code (computed once per function)."""
+        if id(scope) not in self.digests:
+            code = ast.unparse(scope).encode()
+            self.digests[id(scope)] = hashlib.sha256(code).hexdigest()[:12]
+        return self.digests[id(scope)]
 
     def _safe(self, module: Module, scope: Scope, node: ast.expr, depth: int) -> bool:
         if depth <= 12 and self._proven(module, scope, node, depth):
             return True
-        code = hashlib.sha256(ast.unparse(scope).encode()).hexdigest()[:12]
+        if (module.name, scope_name(scope)) not in {(r.file, r.function) for r in self.reviewed}:
+            return False
+        code = self._digest(scope)
         for review in (
             Review(module.name, scope_name(scope), "*", code),  # the whole function, reviewed
             Review(module.name, scope_name(scope), ast.unparse(node), code),
@@ -186,7 +191,7 @@ class Scanner:
             pairs = zip(node.keys, node.values, strict=True)
             return all(again(v) and (k is None or again(k)) for k, v in pairs)
         if isinstance(node, ast.Name):
-            return self._safescope_name(module, scope, node.id, again)
+            return self._safe_name(module, scope, node.id, again)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             # self.<name> set in its class only from safe values (e.g. in __init__)
             values = module.attribute_values(scope, node.attr) if node.value.id == "self" else []
@@ -279,16 +284,16 @@ class Scanner:
         return bool(returns) and all(self._safe(module, callee, r, depth + 1) for r in returns)
 
     def _imported_constant(self, module: Module, name: str) -> bool:
+        """A constant that module imports from another scanned module (by its dotted name)."""
         source, original = module.imports.get(name, (None, name))
-        return any(
-            original in other.constants
-            for other in self.modules
-            if source
-            and other.path.with_suffix("").parts[-len(source.split(".")) :]
-            == tuple(source.split("."))
-        )
+        if not self.dotted:
+            for other in self.modules:
+                dotted = other.name.removesuffix(".py").replace("/", ".")
+                self.dotted[dotted.removesuffix(".__init__")] = other
+        found = self.dotted.get(source or "")
+        return found is not None and original in found.constants
 
-    def _safescope_name(self, module: Module, scope: Scope, name: str, again: object) -> bool:
+    def _safe_name(self, module: Module, scope: Scope, name: str, again: object) -> bool:
         check = again
         for depth, local in enumerate(reversed(self.local)):  # a comprehension's variable
             if name in local:
