@@ -50,11 +50,13 @@ demo: install ## generate a 7-day sample lake under data/ and run the daily pipe
 serve: install ## run a local Prefect server (127.0.0.1, SQLite under data/prefect) and a worker
 	$(BIN)/sluice server --port $(PREFECT_PORT)
 
-deploy: install ## register the deployments of prefect.yaml with the server of `make serve`
-	PREFECT_HOME=$(CURDIR)/data/prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
-		$(BIN)/prefect work-pool create sluice --type process --overwrite
-	PREFECT_HOME=$(CURDIR)/data/prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api \
-		$(BIN)/prefect --no-prompt deploy --all
+# `sluice server` keeps its API URL and auth string in the Prefect profile sluice-local of
+# data/prefect (profiles.toml, mode 0600): Prefect's own commands use it with --profile.
+PREFECT_LOCAL := PREFECT_HOME=$(CURDIR)/data/prefect $(BIN)/prefect --profile sluice-local
+
+deploy: install ## register the deployments of prefect.yaml with the server of `make serve` (its auth profile)
+	$(PREFECT_LOCAL) work-pool create sluice --type process --overwrite
+	$(PREFECT_LOCAL) --no-prompt deploy --all
 
 # The dbt templater of sqlfluff compiles the project, and dbt parse writes a manifest: both get
 # a throwaway DuckDB file and target path under target/lint, so linting never opens data/.

@@ -366,16 +366,18 @@ def prefect_server() -> Iterator[None]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    local = server.Local(home=Path(os.environ["PREFECT_HOME"]), port=port)
+    local = server.Local.at(Path(os.environ["PREFECT_HOME"]), port)
     began = time.perf_counter()
     process = server.start_server(local, WORK / "prefect-server.log")
     try:
         server.wait_healthy(local, process, timeout=300)
         log(f"Prefect server on {local.api_url} in {time.perf_counter() - began:.1f} s")
         os.environ["PREFECT_API_URL"] = local.api_url
+        os.environ["PREFECT_API_AUTH_STRING"] = local.auth
         yield
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop("PREFECT_API_AUTH_STRING", None)
         server.stop(process)
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from flows.errors import InvalidParameter
+from flows.lake.layout import MAX_FILE_BYTES
 from flows.lake.location import SCHEME, BucketLocation
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -48,7 +49,16 @@ class EmailSink(BaseModel):
     host: str = Field(description="SMTP server host")
     port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) the server's certificate is verified against "
+        "(default: the system's); the certificate is always verified",
+    )
     username: str | None = Field(default=None, description="login name, if the server needs one")
+    allow_plain_login: bool = Field(
+        default=False,
+        description="send the login over a connection without TLS (only for a trusted relay)",
+    )
     sender: str = Field(description="From: address")
     recipients: tuple[str, ...] = Field(min_length=1, description="To: addresses")
 
@@ -90,6 +100,11 @@ class NotifySettings(BaseModel):
         default=1.0, ge=0, description="wait before the 2nd try; doubles before each later one"
     )
     timeout_seconds: float = Field(default=5.0, gt=0, description="per HTTP request or SMTP try")
+    include_values: bool = Field(
+        default=False,
+        description="send error messages whole, with the row values a database error or a "
+        "failed check can quote (default: counts, columns and where the failing rows are)",
+    )
 
 
 class WatchdogSettings(BaseModel):
@@ -142,6 +157,12 @@ class Settings(BaseSettings):
     project_dir: Path = Field(default=PROJECT_DIR, description="the dbt project")
     max_backfill_days: int = Field(
         default=400, ge=1, description="longest range one backfill may span"
+    )
+    max_file_bytes: int = Field(
+        default=MAX_FILE_BYTES,
+        ge=1,
+        description="the most bytes landing reads from one lake file, decompressed (a bigger "
+        "file, e.g. a gzip bomb, fails its partition)",
     )
 
     lease_seconds: int = Field(
@@ -254,6 +275,23 @@ class Secrets(BaseSettings):
         return (init_settings, env_settings)
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """The settings' errors on one line, naming each field but never the value it was given
+    (pydantic's own text echoes it: a secret put in the file would reach logs and stderr)."""
+    found = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        secret = next((str(p) for p in error["loc"] if str(p) in Secrets.model_fields), None)
+        if secret:
+            found.append(
+                f"{where} is a secret: set SLUICE_{secret.upper()} in the environment, never "
+                "in the file"
+            )
+        else:
+            found.append(f"{where}: {error['msg']}")
+    return "; ".join(found)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings (environment and sluice.toml read once)."""
@@ -261,11 +299,6 @@ def get_settings() -> Settings:
         return Settings().resolved()
     except ValidationError as exc:
         config = os.environ.get("SLUICE_CONFIG") or PROJECT_DIR / CONFIG_FILE
-        secrets = [name for name in Secrets.model_fields if name in str(exc)]
-        hint = (
-            f"; {', '.join(secrets)} is a secret: set SLUICE_{secrets[0].upper()} in the "
-            "environment, never in the file"
-            if secrets
-            else ""
-        )
-        raise InvalidParameter(f"settings in {config} or SLUICE_* env vars: {exc}{hint}") from exc
+        raise InvalidParameter(
+            f"settings in {config} or SLUICE_* env vars: {describe_errors(exc)}"
+        ) from None  # pydantic's error, if printed as a cause, would echo the values

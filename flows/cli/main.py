@@ -215,36 +215,17 @@ def _server(args: argparse.Namespace) -> int:
     from flows.settings import get_settings
 
     settings = get_settings()
-    local = server.Local(home=Path(os.environ["PREFECT_HOME"]), port=args.port)
+    local = server.Local.at(Path(os.environ["PREFECT_HOME"]), args.port)
     logs = settings.project_dir / "data" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    api = server.start_server(local, logs / "prefect-server.log")
-    worker = None
-    try:
-        server.wait_healthy(local, api)
-        server.ensure_work_pool(local)
-        worker = server.start_worker(
-            local,
-            logs / "prefect-worker.log",
-            {
-                "SLUICE_PROJECT_DIR": str(settings.project_dir),
-                "SLUICE_LAKE": str(settings.lake),
-                "SLUICE_DUCKDB": str(settings.duckdb),
-                "SLUICE_STATE": str(settings.state),
-                "SLUICE_TARGET": settings.target,
-            },
-        )
-        print(
-            f"Prefect UI and API on {local.api_url[:-4]}; worker on pool {server.WORK_POOL}; "
-            f"logs in {logs}. Ctrl-C stops both."
-        )
-        api.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if worker is not None:
-            server.stop(worker)
-        server.stop(api)
+    worker_env = {
+        "SLUICE_PROJECT_DIR": str(settings.project_dir),
+        "SLUICE_LAKE": str(settings.lake),
+        "SLUICE_DUCKDB": str(settings.duckdb),
+        "SLUICE_STATE": str(settings.state),
+        "SLUICE_TARGET": settings.target,
+    }
+    server.serve(local, logs, worker_env)
     return 0
 
 
@@ -290,12 +271,16 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _prefer_local_server() -> bool:
-    """Use the server of `make serve` when it runs; whether a Prefect API is now configured."""
-    from flows.ops.server import healthy
+    """Use the server `sluice server` (make serve) started with this PREFECT_HOME when it runs,
+    with its auth string (never sent to another process answering on the port); whether a
+    Prefect API is now configured."""
+    from flows.ops.local_auth import running
 
-    local = "http://127.0.0.1:4200/api"
-    if "PREFECT_API_URL" not in os.environ and healthy(local, timeout=0.3):
-        os.environ["PREFECT_API_URL"] = local
+    if "PREFECT_API_URL" not in os.environ:
+        local = running(Path(os.environ["PREFECT_HOME"]))
+        if local is not None:
+            os.environ["PREFECT_API_URL"] = local.api_url
+            os.environ["PREFECT_API_AUTH_STRING"] = local.auth
     return "PREFECT_API_URL" in os.environ
 
 

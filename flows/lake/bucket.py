@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.errors import InvalidParameter, UnreadableFile
 from flows.lake.layout import (
+    MAX_FILE_BYTES,
     SUCCESS_MARKER,
     Entry,
     LakeFile,
@@ -28,7 +29,6 @@ from flows.lake.layout import (
     is_data_file,
     lake_path,
     missing,
-    safe_segment,
     unmarked,
 )
 from flows.lake.location import BucketLocation
@@ -56,17 +56,25 @@ def storage_client(settings: Settings) -> Any:
 class BucketLake:
     """A lake under a gs:// prefix, with the folder lake's layout and rules."""
 
-    def __init__(self, where: BucketLocation, client: Any, cache: Path) -> None:
+    def __init__(
+        self, where: BucketLocation, client: Any, cache: Path, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
         self.bucket = where
         self.client = client
         self.cache = cache
+        self.max_file_bytes = max_file_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BucketLake:
         """The bucket lake of settings.lake; partitions are copied under `lake_cache/`."""
         if not isinstance(settings.lake, BucketLocation):
             raise InvalidParameter(f"lake {settings.lake} is not a gs:// URL")
-        return cls(settings.lake, storage_client(settings), settings.state.parent / "lake_cache")
+        return cls(
+            settings.lake,
+            storage_client(settings),
+            settings.state.parent / "lake_cache",
+            settings.max_file_bytes,
+        )
 
     @property
     def location(self) -> str:
@@ -153,8 +161,7 @@ class BucketLake:
             raise unmarked(where)
         chosen = []
         for name, blob in names.items():
-            if is_data_file(table, name):
-                safe_segment(name, f"lake object {self.bucket.url(self._relative(blob))}:")
+            if is_data_file(table, name, self.bucket.url(self._relative(blob))):
                 chosen.append(blob)
         check_not_empty(len(chosen), where, table, dt)
         return chosen

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flows.errors import InvalidParameter
 from flows.lake.layout import (
+    MAX_FILE_BYTES,
     SUCCESS_MARKER,
     Entry,
     LakeFile,
@@ -25,8 +26,9 @@ from flows.project.lake_tables import LakeTable
 class FolderLake:
     """A lake folder on this machine."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_file_bytes: int = MAX_FILE_BYTES) -> None:
         self.root = root.resolve()
+        self.max_file_bytes = max_file_bytes
 
     @property
     def location(self) -> str:
@@ -57,7 +59,7 @@ class FolderLake:
             raise unmarked(str(folder))
         found: list[LakeFile] = []
         for path in sorted(folder.iterdir()):
-            if not is_data_file(table, path.name):
+            if not is_data_file(table, path.name, str(path)):
                 continue
             real = path.resolve()
             if not real.is_relative_to(self.root):

@@ -13,14 +13,18 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from flows.errors import InvalidParameter, PartitionIncomplete
+from flows.errors import InvalidParameter, PartitionIncomplete, UnreadableFile
 from flows.project.identifiers import digest
 from flows.project.lake_tables import LakeTable
 
 SUCCESS_MARKER = "_SUCCESS"
+# The most bytes landing reads from one lake file, decompressed (the setting max_file_bytes).
+MAX_FILE_BYTES = 2 * 1024**3
 _SEGMENT = re.compile(r"^[A-Za-z0-9_=-][A-Za-z0-9._=-]*$")
 _SAFE_LAKE_PATH = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
 _EXTENSIONS = {"jsonl": (".jsonl.gz", ".jsonl"), "csv": (".csv",), "parquet": (".parquet",)}
+# Characters DuckDB's file readers expand as a pattern (read_csv('[_]x.csv') reads _x.csv).
+_PATTERN = frozenset("*?[]{}")
 
 # (path relative to the lake, size, version: mtime_ns of a file, generation of an object)
 Entry = tuple[str, int, int]
@@ -43,6 +47,11 @@ class Lake(Protocol):
     @property
     def location(self) -> str:
         """The lake's folder or gs:// URL, for messages."""
+        ...
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The most bytes landing reads from one file (decompressed); a bigger one fails."""
         ...
 
     def where(self, table: LakeTable, dt: date) -> str:
@@ -70,9 +79,14 @@ class Lake(Protocol):
         ...
 
 
+def _plain(name: str) -> bool:
+    """One safe path segment: letters, digits, . _ = - (never '..'), so no reader pattern."""
+    return bool(_SEGMENT.match(name)) and ".." not in name
+
+
 def safe_segment(name: str, what: str) -> str:
     """Return name if it is one safe path segment (letters, digits, . _ = -; never '..')."""
-    if not _SEGMENT.match(name) or ".." in name:
+    if not _plain(name):
         raise InvalidParameter(
             f"{what} {name!r} is not a safe name: use letters, digits, '.', '_', '=' and '-', "
             "not '..'"
@@ -90,9 +104,33 @@ def lake_path(table: LakeTable) -> str:
     return table.lake_path
 
 
-def is_data_file(table: LakeTable, name: str) -> bool:
-    """Whether a file name of a partition is one of the table's data files."""
-    return not name.startswith(("_", ".")) and name.endswith(_EXTENSIONS[table.format])
+def is_data_file(table: LakeTable, name: str, shown: str) -> bool:
+    """Whether a file of a partition is one of the table's data files (markers and hidden files
+    are not); a data file whose name is not plain fails its partition, naming it as `shown`.
+
+    Never skipped instead: conservation. A name such as `[_]users.csv` or `x*.csv` would make
+    the warehouse's reader expand it to other files, inside the lake or out of it.
+    """
+    if name.startswith(("_", ".")) or not name.endswith(_EXTENSIONS[table.format]):
+        return False
+    if not _plain(name):
+        raise UnreadableFile(
+            f"lake file {shown}: {name!r} is not a safe name for a lake file (use letters, "
+            "digits, '.', '_', '=' and '-', not '..'); rename it and re-deliver the partition"
+        )
+    return True
+
+
+def literal_path(lake_file: LakeFile) -> str:
+    """The file's local path for a reader that expands patterns, refused if it holds one."""
+    path = str(lake_file.path)
+    if _PATTERN.intersection(path):
+        raise UnreadableFile(
+            f"lake file {path}: its path holds one of {' '.join(sorted(_PATTERN))}, which the "
+            "warehouse's reader expands as a pattern; move the lake (or the state store, whose "
+            "folder holds a bucket lake's copies) to a path without them"
+        )
+    return path
 
 
 def missing(where: str, table: LakeTable, dt: date) -> PartitionIncomplete:

@@ -1,38 +1,99 @@
-"""Reading a lake file of JSON lines: its physical lines, numbered from 1, in bounded batches."""
+"""Reading a lake file of JSON lines: its physical lines, numbered from 1, streamed in batches.
+
+A file is read (and, when gzipped, decompressed) a block at a time, so memory stays bounded by
+the block and the longest line whatever the file's size; each batch is one Arrow array of the
+lines between two block boundaries, split by Arrow, with no Python object per line. Bytes are
+kept as they are: a line that is not UTF-8 is the quarantine's business, not the reader's.
+"""
 
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows.errors import UnreadableFile, first_line
 from flows.lake.layout import LakeFile
 
-# Lines handed on per batch: bounds the copy a batch makes of a large file's lines.
-LINES_PER_BATCH = 100_000
+# Bytes read (decompressed) per block: a batch holds the whole lines of about one block.
+BLOCK_BYTES = 4 * 1024 * 1024
 
 
-def _read_bytes(lake_file: LakeFile) -> bytes:
-    try:
-        if lake_file.path.name.endswith(".gz"):
-            with gzip.open(lake_file.path, "rb") as handle:
-                return handle.read()
-        return lake_file.path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise UnreadableFile(f"cannot read lake file {lake_file.path}: {first_line(exc)}") from exc
+@dataclass(frozen=True)
+class LineBatch:
+    """Consecutive physical lines of a file, without their newline."""
+
+    first: int  # the 1-based number of the batch's first line
+    lines: pa.Array  # large_binary, one item per line
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _split(text: bytes | memoryview) -> pa.Array:
+    """The lines of text (which holds no final newline) as one Arrow array, without copying."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(text)))
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(text)])
+    return pc.split_pattern(whole, pattern=b"\n").values
+
+
+def _too_big(lake_file: LakeFile, max_bytes: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"lake file {lake_file.path} holds more than {max_bytes} bytes"
+        f"{' once decompressed' if _gzipped(lake_file) else ''}, the limit max_file_bytes "
+        "(SLUICE_MAX_FILE_BYTES): split the delivery into smaller files, or raise the limit "
+        "if the file is genuine"
+    )
+
+
+def _gzipped(lake_file: LakeFile) -> bool:
+    return lake_file.path.name.endswith(".gz")
+
+
+def _open(lake_file: LakeFile) -> BinaryIO:
+    if _gzipped(lake_file):
+        return gzip.open(lake_file.path, "rb")  # type: ignore[return-value]
+    return lake_file.path.open("rb")
+
+
+def _blocks(handle: BinaryIO, lake_file: LakeFile, max_bytes: int, block: int) -> Iterator[bytes]:
+    """The file's bytes a block at a time; refuses a file that holds more than max_bytes."""
+    total = 0
+    while chunk := handle.read(min(block, max_bytes - total + 1)):
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_big(lake_file, max_bytes)
+        yield chunk
 
 
 def line_batches(
-    lake_file: LakeFile, size: int = LINES_PER_BATCH
-) -> Iterator[tuple[int, list[bytes]]]:
-    """(number of the batch's first line, its lines without their newline), in file order.
-
-    The newline that ends the last line does not start another; bytes are kept as they are
-    (a line that is not UTF-8 is the quarantine's business, not the reader's).
-    """
-    lines = _read_bytes(lake_file).split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for first in range(0, len(lines), size):
-        yield first + 1, lines[first : first + size]
+    lake_file: LakeFile, max_bytes: int, block: int = BLOCK_BYTES
+) -> Iterator[LineBatch]:
+    """The file's lines in order, a batch per block read; the newline that ends the last line
+    does not start another. A corrupt or oversized file fails naming it (after some batches)."""
+    if not _gzipped(lake_file) and lake_file.size > max_bytes:
+        raise _too_big(lake_file, max_bytes)
+    number = 1
+    pending: list[bytes] = []  # the start of a line that no block read so far has ended
+    try:
+        with _open(lake_file) as handle:
+            for chunk in _blocks(handle, lake_file, max_bytes, block):
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    pending.append(chunk)
+                    continue
+                ended = memoryview(chunk)[:cut]
+                lines = _split(b"".join([*pending, ended]) if pending else ended)
+                pending = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
+                yield LineBatch(number, lines)
+                number += len(lines)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFile(f"cannot read lake file {lake_file.path}: {first_line(exc)}") from exc
+    if pending:
+        yield LineBatch(number, _split(b"".join(pending)))

@@ -13,4 +13,4 @@ def open_lake(settings: Settings) -> Lake:
     """The lake of the settings: a folder, or a bucket when `lake` is a gs:// URL."""
     if isinstance(settings.lake, BucketLocation):
         return BucketLake.from_settings(settings)
-    return FolderLake(settings.lake)
+    return FolderLake(settings.lake, settings.max_file_bytes)

@@ -1,8 +1,9 @@
 """The janitor: deletes operational records past their retention (settings.retention).
 
-Dry-run by default: it counts what it would delete. It never touches published data: only the
-state store's superseded attempts and gate rows and resolved incidents, audit.gate_failures,
-raw.quarantine, relations of `*_audit` schemas the project no longer builds, Prefect flow runs
+Dry-run by default: it counts what it would delete. It never touches published data, nor
+anything Sluice did not create: only the state store's superseded attempts and gate rows and
+resolved incidents, audit.gate_failures, raw.quarantine, relations of Sluice's audit schemas (from
+the manifest) that the project no longer builds, runs of Sluice's flows on the Prefect server
 (when a Prefect API is configured) and old run reports.
 """
 
@@ -13,6 +14,8 @@ from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 
+from flows.ops.watchdog import watchdog
+from flows.pipeline import prefect_flows as pipeline
 from flows.pipeline.hooks import HOOKS, current_run_id
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import AUDIT_SUFFIX, RAW_LAYER
@@ -65,12 +68,18 @@ def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
 
 
 def _warehouse(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
-    """Audit and quarantine rows past retention, unused audit relations (holds the writer lock)."""
+    """Audit and quarantine rows past retention, unused audit relations (holds the writer lock).
+
+    Sluice's audit schemas are the schemas its write-audit-publish parse builds into with the
+    audit suffix (e.g. marts_audit, raw_audit): another `*_audit` schema in the warehouse is not
+    Sluice's.
+    """
     built = {(node.schema, node.alias) for node in models(ws.dbt.manifest)}
     built |= {(table.schema, table.alias) for table in ws.project.tables(RAW_LAYER)}
+    audited = frozenset(schema for schema, _ in built if schema.endswith(AUDIT_SUFFIX))
     with ws.locks.holding(ws.warehouse.lock_key, current_run_id()):
         return ws.warehouse.sweep(
-            ws.settings.retention, now, apply=apply, audit_suffix=AUDIT_SUFFIX, built=built
+            ws.settings.retention, now, apply=apply, audit_schemas=audited, built=built
         )
 
 
@@ -89,10 +98,18 @@ def _reports(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
     return [Sweep("run reports", str(folder), f"older than {days} days", len(old))]
 
 
+def sluice_flows() -> list[str]:
+    """The names of Sluice's flows (those of prefect.yaml's deployments; a unit test checks)."""
+    flows = (pipeline.daily, pipeline.backfill, pipeline.retry_failed, watchdog, janitor)
+    return [flow.name for flow in flows]
+
+
 def _flow_runs(before: datetime, apply: bool) -> int:
-    """Finished flow runs that started before a moment: counted, or deleted."""
+    """Finished runs of Sluice's flows that started before a moment: counted, or deleted."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
         FlowRunFilter,
         FlowRunFilterStartTime,
         FlowRunFilterState,
@@ -106,9 +123,10 @@ def _flow_runs(before: datetime, apply: bool) -> int:
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=finished)),
     )
     count = 0
+    ours = FlowFilter(name=FlowFilterName(any_=sluice_flows()))
     with get_client(sync_client=True) as client:
         while runs := client.read_flow_runs(
-            flow_run_filter=old, limit=200, offset=0 if apply else count
+            flow_filter=ours, flow_run_filter=old, limit=200, offset=0 if apply else count
         ):
             count += len(runs)
             for run in runs if apply else ():
@@ -124,7 +142,8 @@ def _prefect(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
         return []  # no server configured: nothing to clean (and no temporary server to start)
     days = ws.settings.retention.flow_run_days
     count = _flow_runs(now - timedelta(days=days), apply)
-    return [Sweep("Prefect flow runs", api, f"finished, started over {days} days ago", count)]
+    rule = f"runs of Sluice's flows, finished, started over {days} days ago"
+    return [Sweep("Prefect flow runs", api, rule, count)]
 
 
 SWEEPERS: tuple[Callable[[Workspace, datetime, bool], list[Sweep]], ...] = (

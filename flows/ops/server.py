@@ -1,7 +1,13 @@
-"""A local Prefect server and process worker (127.0.0.1, SQLite under Sluice's data folder)."""
+"""A local Prefect server and process worker (127.0.0.1, SQLite under Sluice's data folder).
+
+The server requires its API auth string (flows/ops/local_auth.py), takes cross-origin requests
+only from its own UI and checks CSRF tokens, so neither another local user nor a web page can
+drive the worker. Stopping it stops everything it started, whatever signal `sluice server` got.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,34 +18,55 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from flows.errors import SluiceError
+from flows.ops import local_auth
 
 WORK_POOL = "sluice"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
 class Local:
-    """Where a local Prefect server lives."""
+    """Where a local Prefect server lives, and the auth string its clients send."""
 
     home: Path
     port: int
+    auth: str
+
+    @classmethod
+    def at(cls, home: Path, port: int) -> Local:
+        """The server of home on port; its auth string kept in home's profile sluice-local."""
+        return cls(home, port, local_auth.auth_string(home, f"http://127.0.0.1:{port}/api"))
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment for server, worker and CLI processes talking to this server."""
+        """The environment for worker and CLI processes talking to this server."""
         env = dict(os.environ)
         env.update(
             PREFECT_HOME=str(self.home),
             PREFECT_API_URL=self.api_url,
+            PREFECT_API_AUTH_STRING=self.auth,
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             DO_NOT_TRACK="1",
         )
         env.update(extra or {})
         return env
+
+    def server_env(self) -> dict[str, str]:
+        """The server's own: its auth string, CORS for its UI only, CSRF protection."""
+        origins = f"http://127.0.0.1:{self.port},http://localhost:{self.port}"
+        return self.env(
+            {
+                "PREFECT_SERVER_API_AUTH_STRING": self.auth,
+                "PREFECT_SERVER_CSRF_PROTECTION_ENABLED": "true",
+                "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": origins,
+            }
+        )
 
 
 def _prefect(*args: str) -> list[str]:
@@ -61,7 +88,7 @@ def start_server(local: Local, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             _prefect("server", "start", "--host", "127.0.0.1", "--port", str(local.port)),
-            env=local.env(),
+            env=local.server_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -102,16 +129,32 @@ def start_worker(local: Local, log: Path, extra_env: dict[str, str]) -> subproce
         )
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Stop a server or worker with SIGINT (they ignore SIGTERM for long), then kill."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def _signal(group: int, number: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, number)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 5) -> None:
+    """Stop a server or worker started in a session of its own, and all it started: SIGINT to
+    its process group, SIGTERM if it still runs `grace` seconds later, then SIGKILL; then any
+    process left in its session (one that left the group, e.g. a flow run's)."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            break
+        _signal(process.pid, number)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
+    left = [m for m in local_auth.session_members(process.pid) if m != process.pid]
+    for member in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:  # SIGKILL is delivered asynchronously
+        time.sleep(0.05)
+        left = [m for m in left if local_auth.alive(m)]
 
 
 def start_temporary_server(home: Path) -> str:
@@ -135,3 +178,56 @@ def start_temporary_server(home: Path) -> str:
             "ahead), or start a server with `make serve` and run again"
         ) from exc
     return str(temporary.api_url)
+
+
+class _Stop(Exception):
+    """A signal asked `sluice server` to stop."""
+
+
+def _stop_now(number: int, frame: FrameType | None) -> None:
+    for other in _STOP_SIGNALS:  # once: a second Ctrl-C must not cut the stopping short
+        signal.signal(other, signal.SIG_IGN)
+    raise _Stop(signal.Signals(number).name)
+
+
+def serve(local: Local, logs: Path, worker_env: dict[str, str]) -> None:
+    """Run the server and a worker until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then stop both
+    with everything they started. The signals are handled even where they were ignored (a
+    background job of a shell), and a second one does not cut the stopping short."""
+    previous = {number: signal.signal(number, _stop_now) for number in _STOP_SIGNALS}
+    api = worker = None
+    try:
+        api = start_server(local, logs / "prefect-server.log")
+        wait_healthy(local, api)
+        ensure_work_pool(local)
+        worker = start_worker(local, logs / "prefect-worker.log", worker_env)
+        local_auth.record(local.home, local.api_url, api.pid)
+        print(
+            f"Prefect UI and API on {local.api_url[:-4]}; its API auth string is in "
+            f"{local_auth.profiles_file(local.home)} (profile {local_auth.PROFILE}, readable "
+            f"by you only); worker on pool {WORK_POOL}; logs in {logs}. Ctrl-C stops both.",
+            flush=True,
+        )
+        while (gone := _exited(api, worker)) is None:
+            pass
+        raise SluiceError(f"the Prefect {gone} stopped by itself: see its log in {logs}")
+    except _Stop:
+        pass
+    finally:
+        for number in _STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        local_auth.forget(local.home)
+        for process in (worker, api):
+            if process is not None:
+                stop(process)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _exited(api: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]) -> str | None:
+    """Which of the two exited, after waiting up to a second for the server."""
+    try:
+        api.wait(timeout=1)
+        return "server"
+    except subprocess.TimeoutExpired:
+        return "worker" if worker.poll() is not None else None

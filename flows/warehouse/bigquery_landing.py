@@ -140,10 +140,11 @@ class BigQueryLanding:
         dataset = bigquery.Dataset(f"{project}.{self.dataset}")
         dataset.location = self.client.location
         self.client.create_dataset(dataset, exists_ok=True)
+        schema = identifier(self.dataset, "dataset")
         for table in tables:
             name = identifier(table.name, "raw table")
-            self._query(_RAW_DDL.format(project=project, schema=self.dataset, table=name))
-        self._query(_QUARANTINE_DDL.format(project=project, schema=self.dataset))
+            self._query(_RAW_DDL.format(project=project, schema=schema, table=name))
+        self._query(_QUARANTINE_DDL.format(project=project, schema=schema))
 
     def _replace(
         self,
@@ -157,8 +158,11 @@ class BigQueryLanding:
         """Load rows into a staging table, then swap them into partition dt in one MERGE."""
         from google.cloud import bigquery
 
-        stage = f"{self.project}.{self.dataset}.{_STAGE_PREFIX}{table}_{uuid.uuid4().hex[:12]}"
-        target = f"{self.project}.{self.dataset}.{table}"
+        project, name = project_id(self.project), identifier(table, "raw table")
+        dataset = identifier(self.dataset, "dataset")
+        staging = identifier(f"{_STAGE_PREFIX}{name}_{uuid.uuid4().hex[:12]}", "staging table")
+        stage = f"{project}.{dataset}.{staging}"
+        target = f"{project}.{dataset}.{name}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(c, "STRING") for c in columns],
             source_format="CSV",
@@ -179,14 +183,14 @@ class BigQueryLanding:
         """Conservation on the warehouse side: each table's partition holds what was classified."""
         expected = {t.table: t.landed for t in landed.tables}
         expected[QUARANTINE] = landed.quarantined
+        project, dataset = project_id(self.project), identifier(self.dataset, "dataset")
         for table, count in expected.items():
             where = f"dt = date '{dt.isoformat()}'"
             if table == QUARANTINE:
-                names = ", ".join(f"'{t.table}'" for t in landed.tables)
+                names = ", ".join(f"'{identifier(t.table, 'raw table')}'" for t in landed.tables)
                 where += f" and source_table in ({names})"
-            rows = self._query(
-                f"select count(*) from `{self.project}.{self.dataset}.{table}` where {where}"
-            )
+            name = identifier(table, "raw table")
+            rows = self._query(f"select count(*) from `{project}.{dataset}.{name}` where {where}")
             found = int(next(iter(rows))[0])
             if found != count:
                 raise StepFailed(

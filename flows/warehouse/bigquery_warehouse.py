@@ -134,7 +134,8 @@ class BigQueryWarehouse:
         dataset.location = self.client.location
         self.client.create_dataset(dataset, exists_ok=True)
         self._query(_AUDIT_DDL.format(project=self.project))
-        stage = f"{self.project}.{AUDIT_SCHEMA}.{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
+        staging = identifier(f"{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}", "staging table")
+        stage = f"{self.project}.{AUDIT_SCHEMA}.{staging}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(name, "STRING") for name in AUDIT_COLUMNS],
             source_format="CSV",
@@ -183,7 +184,7 @@ class BigQueryWarehouse:
         rows = self.select_rows(f"select id from {relation} limit 1")
         if rows or not create:
             return str(rows[0]["id"]) if rows else None
-        made = uuid.uuid4().hex
+        made = identifier(uuid.uuid4().hex, "warehouse identity")
         self._query(
             f"insert into {relation} (id, created_at) values ('{made}', current_timestamp())"
         )
@@ -209,7 +210,8 @@ class BigQueryWarehouse:
         for table in tables:
             if restore and table.moves:
                 continue  # its build copy holds days in flight only: nothing to put back
-            build, public = table.schema, table.published[0]
+            build = identifier(table.schema, "schema")
+            public = identifier(table.published[0], "schema")
             source, target = (public, build) if restore else (build, public)
             window = table.window.bounds(first, last)
             for statement in self._copy_statements(table, source, target, window):
@@ -268,11 +270,10 @@ class BigQueryWarehouse:
         statements = []
         for field in source.schema:
             if field.name not in known:
-                kind = _LEGACY_TYPES.get(str(field.field_type), str(field.field_type)).lower()
+                legacy = str(field.field_type)
+                kind = identifier(_LEGACY_TYPES.get(legacy, legacy).lower(), "column type")
                 name = identifier(field.name, "column")
-                statements.append(
-                    f"alter table {dst} add column `{name}` {identifier(kind, 'column type')}"
-                )
+                statements.append(f"alter table {dst} add column `{name}` {kind}")
         return statements
 
     def _ensure_dataset(self, dataset: str) -> None:
@@ -288,7 +289,7 @@ class BigQueryWarehouse:
         now: datetime,
         *,
         apply: bool,
-        audit_suffix: str,
+        audit_schemas: frozenset[str],
         built: set[tuple[str, str]],
     ) -> list[Sweep]:
         return []  # not yet on BigQuery (README: what the janitor does there)

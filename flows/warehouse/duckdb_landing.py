@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from flows.errors import StepFailed, UnreadableFile, first_line
-from flows.lake.layout import Lake, LakeFile
+from flows.lake.layout import Lake, LakeFile, literal_path
 from flows.lake.lines import line_batches
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
@@ -95,7 +96,16 @@ def land_partition(
         con.execute("begin transaction")
         try:
             results = tuple(
-                _land_table(con, schema, table, files[table.name], dt, lateness_days, load_id)
+                _land_table(
+                    con,
+                    schema,
+                    table,
+                    files[table.name],
+                    dt,
+                    lateness_days,
+                    load_id,
+                    lake.max_file_bytes,
+                )
                 for table in tables
             )
             con.execute("commit")
@@ -113,9 +123,10 @@ def _land_table(
     dt: date,
     lateness_days: int,
     load_id: str,
+    max_file_bytes: int,
 ) -> TableLanding:
     con.execute(_STAGE_DDL)
-    lines = sum(_stage_file(con, table, lake_file) for lake_file in files)
+    lines = sum(_stage_file(con, table, lake_file, max_file_bytes) for lake_file in files)
     staged = _scalar(con, "select count(*) from _sluice_stage")
     if staged != lines:
         raise StepFailed(
@@ -167,24 +178,27 @@ def _land_table(
     return TableLanding(table.name, tuple(files), lines, landed, quarantined)
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, table: LakeTable, lake_file: LakeFile) -> int:
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, table: LakeTable, lake_file: LakeFile, max_bytes: int
+) -> int:
     """Stage one file's lines; return how many lines (records) the file holds."""
     if table.format == "jsonl":
-        return _stage_lines(con, lake_file)
+        return _stage_lines(con, lake_file, max_bytes)
+    if lake_file.size > max_bytes:
+        raise UnreadableFile(
+            f"lake file {lake_file.path} holds more than {max_bytes} bytes, the limit "
+            "max_file_bytes (SLUICE_MAX_FILE_BYTES): split the dump, or raise the limit"
+        )
     if table.format == "csv":
         return _stage_csv(con, lake_file)
     return _stage_parquet(con, lake_file)
 
 
-def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
+def _stage_lines(con: duckdb.DuckDBPyConnection, lake_file: LakeFile, max_bytes: int) -> int:
     lines = 0
-    for first, batch in line_batches(lake_file):
-        arrow = pa.table(
-            {
-                "line_number": pa.array(range(first, first + len(batch)), pa.int64()),
-                "line": pa.array(batch, pa.binary()),
-            }
-        )
+    for batch in line_batches(lake_file, max_bytes):
+        numbers = np.arange(batch.first, batch.first + len(batch), dtype=np.int64)
+        arrow = pa.table({"line_number": pa.array(numbers), "line": batch.lines})
         con.register("_sluice_lines", arrow)
         try:
             con.execute(
@@ -205,7 +219,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
         raise UnreadableFile(
             f"CSV dump {lake_file.path} is empty (0 bytes, no header line): re-deliver it"
         )
-    params = {"path": str(lake_file.path)}
+    params = {"path": literal_path(lake_file)}
     reader = """read_csv($path, header = true, hive_partitioning = false, all_varchar = true,
         strict_mode = true, store_rejects = true, rejects_table = '_sluice_rejects',
         rejects_scan = '_sluice_scans', max_line_size = 8388608)"""
@@ -249,7 +263,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
             from (select * exclude (file_row_number) , file_row_number
                   from read_parquet($path, file_row_number = true,
                                     hive_partitioning = false)) as row""",
-            {"path": str(lake_file.path), "file": lake_file.relative},
+            {"path": literal_path(lake_file), "file": lake_file.relative},
         )
     except duckdb.Error as exc:
         raise UnreadableFile(

@@ -1,5 +1,5 @@
 """The janitor's sweep of a DuckDB warehouse: audit and quarantine rows past retention, and
-relations of audit schemas that no model builds any more."""
+relations of Sluice's audit schemas that no model builds any more (never another schema's)."""
 
 from __future__ import annotations
 
@@ -44,14 +44,14 @@ def _old_rows(
 
 
 def _unused_audit_relations(
-    con: duckdb.DuckDBPyConnection, suffix: str, built: set[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection, schemas: frozenset[str], built: set[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     rows = con.execute(
         """select table_schema, table_name from information_schema.tables
-        where table_schema like $pattern order by 1, 2""",
-        {"pattern": f"%{suffix}"},
+        where list_contains($schemas, table_schema) order by 1, 2""",
+        {"schemas": sorted(schemas)},
     ).fetchall()
-    return [(s, t) for s, t in rows if s.endswith(suffix) and (s, t) not in built]
+    return [(s, t) for s, t in rows if s in schemas and (s, t) not in built]
 
 
 def sweep_warehouse(
@@ -60,7 +60,7 @@ def sweep_warehouse(
     now: datetime,
     *,
     apply: bool,
-    audit_suffix: str,
+    audit_schemas: frozenset[str],
     built: set[tuple[str, str]],
 ) -> list[Sweep]:
     """What the janitor finds (or, with apply, deletes) in a DuckDB warehouse."""
@@ -80,7 +80,7 @@ def sweep_warehouse(
             _old_rows(con, RAW_SCHEMA, QUARANTINE, "dt", quarantine_cutoff, apply),
         ),
     ]
-    unused = _unused_audit_relations(con, audit_suffix, built)
+    unused = _unused_audit_relations(con, audit_schemas, built)
     if apply:
         for schema, name in unused:
             relation = f"{identifier(schema, 'schema')}.{identifier(name, 'relation')}"
@@ -89,7 +89,10 @@ def sweep_warehouse(
     names = ", ".join(f"{s}.{t}" for s, t in unused)
     sweeps.append(
         Sweep(
-            "unused audit relations", names or f"*{audit_suffix} schemas", "not built", len(unused)
+            "unused audit relations",
+            names or ", ".join(sorted(audit_schemas)) or "no audit schema",
+            "not built",
+            len(unused),
         )
     )
     return sweeps

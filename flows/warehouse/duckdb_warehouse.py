@@ -216,14 +216,14 @@ class DuckDBWarehouse:
         now: datetime,
         *,
         apply: bool,
-        audit_suffix: str,
+        audit_schemas: frozenset[str],
         built: set[tuple[str, str]],
     ) -> list[Sweep]:
         if not self.path.exists():
             return []
         with self.connection() as con:
             return sweep_warehouse(
-                con, retention, now, apply=apply, audit_suffix=audit_suffix, built=built
+                con, retention, now, apply=apply, audit_schemas=audit_schemas, built=built
             )
 
     def ops_mirror(self, store: StateStore) -> OpsMirror | None:

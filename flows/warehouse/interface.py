@@ -123,11 +123,11 @@ class Warehouse(Protocol):
         now: datetime,
         *,
         apply: bool,
-        audit_suffix: str,
+        audit_schemas: frozenset[str],
         built: set[tuple[str, str]],
     ) -> list[Sweep]:
-        """Audit and quarantine rows past retention, and relations of `*<audit_suffix>` schemas
-        not in `built`: counted, or deleted with apply."""
+        """Audit and quarantine rows past retention, and relations of Sluice's audit schemas
+        (`audit_schemas`, from the manifest) not in `built`: counted, or deleted with apply."""
         ...
 
     def ops_mirror(self, store: StateStore) -> OpsMirror | None:

@@ -65,7 +65,8 @@ def table_ddl(project: str, dataset: str, table: MirrorTable) -> str:
         if (table.partition_by)
         else ""
     )
-    return f"create table if not exists `{project}.{dataset}.{table.name}` (\n{body}\n){partition}"
+    name = identifier(table.name, "ops table")
+    return f"create table if not exists `{project}.{dataset}.{name}` (\n{body}\n){partition}"
 
 
 def merge_sql(target: str, stage: str, table: MirrorTable) -> str:
@@ -174,8 +175,10 @@ class BigQueryOpsMirror:
     def _publish_table(self, table: MirrorTable, rows: list[list[str]]) -> None:
         from google.cloud import bigquery
 
-        target = f"{self.project}.{self.dataset}.{table.name}"
-        stage = f"{self.project}.{self.dataset}.{_STAGE_PREFIX}{table.name}_{uuid.uuid4().hex[:12]}"
+        name = identifier(table.name, "ops table")
+        target = f"{self.project}.{self.dataset}.{name}"
+        staging = identifier(f"{_STAGE_PREFIX}{name}_{uuid.uuid4().hex[:12]}", "staging table")
+        stage = f"{self.project}.{self.dataset}.{staging}"
         config = bigquery.LoadJobConfig(
             schema=[bigquery.SchemaField(name, "STRING") for name, _ in columns(table)],
             source_format="CSV",

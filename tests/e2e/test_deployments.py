@@ -1,4 +1,6 @@
-"""The operator's day against a real Prefect server and worker: deploy, `prefect deployment run`."""
+"""The operator's day against a real Prefect server and worker, with its API auth string: deploy
+and `prefect deployment run` through the profile sluice-local, as `make deploy` and a scheduler
+do."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def _free_port() -> int:
 def test_daily_deployment_runs_a_lake_day_on_a_real_server_and_worker(
     lake: Path, tmp_path: Path
 ) -> None:
-    local = server.Local(home=tmp_path / "prefect-home", port=_free_port())
+    local = server.Local.at(tmp_path / "prefect-home", _free_port())
     sluice_env = {
         "SLUICE_PROJECT_DIR": str(PROJECT_DIR),
         "SLUICE_LAKE": str(lake),
@@ -35,16 +37,22 @@ def test_daily_deployment_runs_a_lake_day_on_a_real_server_and_worker(
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_LOGGING_LEVEL": "INFO",
     }
+    # What `make deploy` and a scheduler have: PREFECT_HOME, not the API URL or auth string.
+    profile_env = {
+        key: value
+        for key, value in local.env(sluice_env).items()
+        if key not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")
+    }
     api = server.start_server(local, tmp_path / "server.log")
     worker = None
     try:
         server.wait_healthy(local, api)
         server.ensure_work_pool(local)
-        prefect = str(Path(server._prefect()[0]))
+        profile = [str(Path(server._prefect()[0])), "--profile", "sluice-local"]
         deployed = subprocess.run(
-            [prefect, "--no-prompt", "deploy", "--all"],
+            [*profile, "--no-prompt", "deploy", "--all"],
             cwd=PROJECT_DIR,
-            env=local.env(sluice_env),
+            env=profile_env,
             capture_output=True,
             text=True,
             timeout=180,
@@ -52,8 +60,8 @@ def test_daily_deployment_runs_a_lake_day_on_a_real_server_and_worker(
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         worker = server.start_worker(local, tmp_path / "worker.log", sluice_env)
         run = subprocess.run(
-            [prefect, "deployment", "run", "daily/daily", "--param", f"dt={START}", "--watch"],
-            env=local.env(sluice_env),
+            [*profile, "deployment", "run", "daily/daily", "--param", f"dt={START}", "--watch"],
+            env=profile_env,
             capture_output=True,
             text=True,
             timeout=600,

@@ -54,7 +54,7 @@ def _outward_address() -> str | None:
 
 @pytest.mark.slow
 def test_the_prefect_server_listens_on_loopback_only(tmp_path: Path) -> None:
-    local = server.Local(home=tmp_path / "prefect-home", port=_free_port())
+    local = server.Local.at(tmp_path / "prefect-home", _free_port())
     process = server.start_server(local, tmp_path / "server.log")
     try:
         server.wait_healthy(local, process)

@@ -250,8 +250,13 @@ def test_a_blocked_gate_notifies_once_and_resolves_once_after_repair(
         1,
     )
     assert opened["error_class"] == "GateFailed"
-    assert opened["error_message"].endswith("(observed None, 3 bad rows)")
-    assert ws.incidents.history()[0].count == 2
+    assert opened["error_message"] == (  # counts and where the rows are, not observed values
+        "marts.daily_kpis.ctr expect_column_values_to_be_between: 3 bad rows (failing rows in "
+        f"audit.gate_failures, run_id {opened['run_id']})"
+    )
+    (stored,) = ws.incidents.history()
+    assert stored.count == 2
+    assert (stored.error_message or "").endswith("(observed None, 3 bad rows)")
     # the link is the Data Docs page its run wrote, showing the failed suite
     docs = Path(urlparse(opened["links"]["data_docs"]).path)
     assert docs.parts[-2:] == (opened["run_id"], "index.html")
@@ -472,6 +477,8 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
             )
         con.execute("create table marts_audit.retired_mart as select 1 as x")
         con.execute("create view marts_audit.retired_view as select 1 as x")
+        con.execute("create schema other_audit")  # not Sluice's: the janitor leaves it alone
+        con.execute("create table other_audit.keep_me as select 1 as x")
         quarantined = dict(
             con.execute("select dt, count(*) from raw.quarantine group by dt").fetchall()
         )
@@ -489,16 +496,24 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
     old_quarantine = sum(n for day, n in quarantined.items() if day < DAYS[2])
     assert old_quarantine > 0
 
-    @flow(name="janitor-probe")
-    def probe() -> int:
+    @flow(name="watchdog")
+    def sluice_probe() -> int:  # a run of one of Sluice's flows, by its name
         return 1
 
-    probe()  # a finished flow run on the test's Prefect API, long before `now`
+    @flow(name="someone-elses-flow")
+    def foreign_probe() -> int:  # another project's run on the same server: never deleted
+        return 1
+
+    sluice_probe()  # finished flow runs on the test's Prefect API, long before `now`
+    foreign_probe()
     with get_client(sync_client=True) as client:
         finished = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["janitor-probe"]))
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["watchdog"]))
         )
-    assert len(finished) >= 1
+        foreign = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["someone-elses-flow"]))
+        )
+    assert len(finished) >= 1 and len(foreign) == 1
 
     ws = Workspace.open(settings, clock=lambda: now)
     expected = {
@@ -525,6 +540,9 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
     with get_client(sync_client=True) as client:
         assert [r.id for r in finished if client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id])))] == []  # fmt: skip
+        assert [r.id for r in client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[foreign[0].id])))
+        ] == [foreign[0].id]  # fmt: skip
 
     with closing(sqlite3.connect(state)) as con:
         assert (
@@ -550,11 +568,15 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
             "select table_name from information_schema.tables where table_schema = 'marts_audit'"
             " order by 1"
         ).fetchall()
+        others = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'other_audit'"
+        ).fetchall()
     finally:
         con.close()
     assert left == {day: n for day, n in quarantined.items() if day >= DAYS[2]}
     assert audit_rows == (1,)
     assert [name for (name,) in audit_relations] == sorted(ws.project.models_in("marts"))
+    assert others == [("keep_me",)]
 
 
 # ---- a flow that fails outside its steps (Prefect state hooks) ------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.errors import InvalidParameter, PartitionIncomplete
+from flows.errors import PartitionIncomplete, UnreadableFile
 from flows.lake.bucket import BucketLake
 from flows.lake.folder import FolderLake
 from flows.lake.layout import Lake, fingerprint, last_complete_day
@@ -223,7 +223,7 @@ def test_an_unsafe_object_name_is_refused(project: Any, bucket: Any, tmp_path: P
     lake = _bucket_lake(bucket, tmp_path)
     try:
         with (
-            pytest.raises(InvalidParameter, match=r"part\.\.00000\.jsonl.* is not a safe name"),
+            pytest.raises(UnreadableFile, match=r"part\.\.00000\.jsonl.* is not a safe name"),
             lake.fetch((events,), day),
         ):
             pass

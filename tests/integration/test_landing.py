@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -36,6 +37,14 @@ def _copy_lake(lake: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "lake"
     shutil.copytree(lake, copy)
     return copy
+
+
+def _landed_copy(project: Any, lake: Path, tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A copy of the lake with its first day landed: the copy, the warehouse, raw's checksums."""
+    lake_copy = _copy_lake(lake, tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    _land(project, lake_copy, warehouse, START)
+    return lake_copy, warehouse, table_checksums(warehouse, ("raw",))
 
 
 def test_every_lake_line_is_in_raw_or_quarantine(project: Any, lake: Path, tmp_path: Path) -> None:
@@ -104,10 +113,7 @@ def test_quarantine_keeps_raw_text_file_line_and_reason(
 def test_corrupt_gzip_is_refused_naming_the_file_and_keeps_raw(
     project: Any, lake: Path, tmp_path: Path
 ) -> None:
-    lake_copy = _copy_lake(lake, tmp_path)
-    warehouse = tmp_path / "w.duckdb"
-    _land(project, lake_copy, warehouse, START)
-    before = table_checksums(warehouse, ("raw",))
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
     part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     with pytest.raises(UnreadableFile, match=str(part)):
@@ -143,3 +149,68 @@ def test_dump_with_bad_rows_quarantines_them(project: Any, lake: Path, tmp_path:
     assert users.lines == data_lines + 2
     assert users.landed == data_lines
     assert users.quarantined == {"unreadable_line": 1, "missing_field:user_id": 1}
+
+
+@pytest.mark.parametrize(
+    "trap",
+    [
+        "[_]users.csv",  # DuckDB reads it as the pattern [_]users.csv: the skipped _users.csv
+        "u*.csv",  # the pattern u*.csv: users.csv lands twice
+    ],
+)
+def test_a_lake_file_name_the_reader_would_expand_fails_the_partition_naming_it(
+    project: Any, lake: Path, tmp_path: Path, trap: str
+) -> None:
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
+    folder = lake_copy / "dumps" / "users" / f"dt={START}"
+    header = (folder / "users.csv").read_text().splitlines()[0]
+    secret = tmp_path / "outside.csv"
+    secret.write_text(header + "\n" + "from_outside_the_lake" + "," * header.count(",") + "\n")
+    (folder / "_users.csv").symlink_to(secret)  # a leading _ : not a data file, never checked
+    (folder / trap).write_text(header + "\n")
+    with pytest.raises(UnreadableFile, match=re.escape(f"{folder / trap}: {trap!r} is not a safe")):
+        _land(project, lake_copy, warehouse, START)
+    assert table_checksums(warehouse, ("raw",)) == before
+
+
+def test_a_lake_whose_path_holds_a_pattern_is_refused_before_reading(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    # DuckDB would read `la[k]e/...` as `lake/...`: a sibling folder outside the lake.
+    shutil.copytree(lake, tmp_path / "la[k]e")
+    shutil.copytree(lake, tmp_path / "lake")
+    with pytest.raises(UnreadableFile, match=r"la\[k\]e/.*its path holds one of"):
+        _land(project, tmp_path / "la[k]e", tmp_path / "w.duckdb", START)
+
+
+def test_a_gzip_bomb_fails_its_partition_naming_the_file_and_the_cap(
+    project: Any, lake: Path, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    from flows.lake.opener import open_lake
+    from flows.settings import get_settings
+
+    lake_copy, warehouse, before = _landed_copy(project, lake, tmp_path)
+    part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
+    line = gzip.decompress(part.read_bytes()).split(b"\n")[0] + b"\n"
+    with gzip.open(part, "wb", compresslevel=9) as handle:  # 64 MiB of lines in a small gzip
+        for _ in range(64 * 1024 * 1024 // len(line) // 1000 + 1):
+            handle.write(line * 1000)
+    clean_env.setenv("SLUICE_LAKE", str(lake_copy))
+    clean_env.setenv("SLUICE_MAX_FILE_BYTES", str(32 * 1024 * 1024))
+    con = duckdb.connect(str(warehouse))
+    try:
+        with pytest.raises(
+            UnreadableFile,
+            match=re.escape(f"lake file {part} holds more than 33554432 bytes once decompressed"),
+        ):
+            land_partition(
+                con,
+                open_lake(get_settings()),
+                project.lake_tables,
+                START,
+                lateness_days=project.lateness_days,
+                load_id="test",
+            )
+    finally:
+        con.close()
+    assert table_checksums(warehouse, ("raw",)) == before

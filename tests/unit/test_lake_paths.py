@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from flows.errors import InvalidParameter
+from flows.errors import InvalidParameter, UnreadableFile
 from flows.lake.folder import FolderLake
 from flows.lake.layout import safe_segment
 from flows.lake.location import BucketLocation
@@ -110,3 +110,19 @@ def test_the_setting_lake_takes_a_folder_or_a_bucket(tmp_path: Path) -> None:
     assert folder.lake == folder.lake_folder == tmp_path / "lake"
     with pytest.raises(ValidationError, match="is not a Cloud Storage bucket name"):
         Settings(lake="gs://x/lake")
+
+
+@pytest.mark.parametrize("name", ["[_]users.csv", "u*.csv", "users?.csv", "{a,b}.csv", "a b.csv"])
+def test_a_data_file_with_an_unsafe_name_fails_the_partition_naming_it(
+    tmp_path: Path, name: str
+) -> None:
+    folder = tmp_path / "lake" / "users" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    for plain in ("_SUCCESS", "users.csv", "_users.csv", ".users.csv.crc", "notes.txt"):
+        (folder / plain).write_text("id\n")
+    (folder / name).write_text("id\n")
+    with pytest.raises(UnreadableFile, match=re.escape(f"{folder / name}: {name!r} is not a safe")):
+        FolderLake(tmp_path / "lake").files(_table("users", "csv"), DAY)
+    (folder / name).unlink()  # markers, hidden and other files are not data files
+    found = FolderLake(tmp_path / "lake").files(_table("users", "csv"), DAY)
+    assert [f.relative for f in found] == [f"users/dt={DAY}/users.csv"]
