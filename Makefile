@@ -113,8 +113,9 @@ soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_
 
 DOCS_PORT ?= 8080
 
-docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), served on 127.0.0.1
+docs: install ## dbt docs of the warehouse into target/ (+ static_index.html, column lineage), served on 127.0.0.1
 	$(BIN)/dbt docs generate --profiles-dir . --static
+	$(BIN)/sluice lineage --docs target
 	-$(BIN)/python -m tools.docs_check --manifest target/manifest.json --catalog target/catalog.json
 	@echo "static single-file docs: $(CURDIR)/target/static_index.html"
 	$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser

@@ -13,7 +13,7 @@ from typing import Any
 from flows.errors import ProjectError
 from flows.project.lineage import ColumnRef, Lineage, Role
 
-MARKER = "\n\n**Upstream** (column lineage):"
+MARKER = "\n\nUpstream (column lineage):"
 _INLINE = ('"MANIFEST.JSON INLINE DATA"', '"CATALOG.JSON INLINE DATA"')
 
 
