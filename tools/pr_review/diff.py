@@ -8,7 +8,7 @@ multisets of rows per date (a changed row counts as one removed and one added).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import duckdb
 from flows.project.identifiers import identifier
 
 EXAMPLES = 3
+BOTH = "b.__in_base and p.__in_pr"  # a row on both sides of the full join
 
 
 @dataclass(frozen=True)
@@ -91,65 +92,77 @@ def _columns(con: duckdb.DuckDBPyConnection, database: str, table: Table) -> lis
     return [str(r[0]) for r in rows]
 
 
+def _join(separator: str, template: str, names: Iterable[str]) -> str:
+    """Each name, validated as an identifier, put into the template as {c}; joined."""
+    return separator.join(template.format(c=identifier(n, "column")) for n in names)
+
+
+def _date(table: Table, joined: bool) -> str:
+    """The partition of a row: its date column (of either side of a join), or 'all'."""
+    if not table.date_column:
+        return "'all'"
+    column = identifier(table.date_column, "column")
+    return f"coalesce(p.{column}, b.{column})" if joined else column
+
+
 def _keyed(con: duckdb.DuckDBPyConnection, table: Table, common: list[str]) -> TableDiff:
-    relation = f"{identifier(table.schema, 'schema')}.{identifier(table.name, 'table')}"
-    date = identifier(table.date_column, "column") if table.date_column else "'all'"
-    part = f"coalesce(p.{date}, b.{date})" if table.date_column else date
-    keys = [identifier(k, "column") for k in table.key]
-    values = [identifier(c, "column") for c in common if c not in table.key]
-    join = " and ".join(f"b.{k} is not distinct from p.{k}" for k in keys)
-    both = "b.__in_base and p.__in_pr"
-    differs = " or ".join(f"b.{c} is distinct from p.{c}" for c in values) or "false"
-    counts = "".join(
-        f", count(*) filter (where {both} and b.{c} is distinct from p.{c})" for c in values
+    schema, name = identifier(table.schema, "schema"), identifier(table.name, "table")
+    others = [c for c in common if c not in table.key]
+    on = _join(" and ", "b.{c} is not distinct from p.{c}", table.key)
+    differs = _join(" or ", "b.{c} is distinct from p.{c}", others) if others else "false"
+    counts = _join(
+        "",
+        ", count(*) filter (where b.__in_base and p.__in_pr and b.{c} is distinct from p.{c})",
+        others,
     )
-    joined = (
-        f"from (select *, true as __in_base from base.{relation}) as b"
-        f" full outer join (select *, true as __in_pr from {relation}) as p on {join}"
-    )
+    part = _date(table, joined=True)
     rows = con.execute(
-        f"select cast({part} as varchar) as part, count(b.__in_base), count(p.__in_pr),"
+        f"select cast({part} as varchar), count(b.__in_base), count(p.__in_pr),"
         " count(*) filter (where b.__in_base is null),"
         " count(*) filter (where p.__in_pr is null),"
-        f" count(*) filter (where {both} and ({differs})){counts}"
-        f" {joined} group by 1 order by 1"
+        f" count(*) filter (where {BOTH} and ({differs})){counts}"
+        f" from (select *, true as __in_base from base.{schema}.{name}) as b"
+        f" full outer join (select *, true as __in_pr from {schema}.{name}) as p on {on}"
+        " group by 1 order by 1"
     ).fetchall()
-    names = [c for c in common if c not in table.key]
     parts = tuple(
-        Part(str(r[0]), r[1], r[2], r[3], r[4], r[5], dict(zip(names, r[6:], strict=True)))
+        Part(str(r[0]), r[1], r[2], r[3], r[4], r[5], dict(zip(others, r[6:], strict=True)))
         for r in rows
     )
-    changed = [c for c in names if any(p.columns[c] for p in parts)][:4]
-    shown = [identifier(c, "column") for c in changed]
-    key_list = ", ".join(f"coalesce(p.{k}, b.{k}) as {k}" for k in keys)
-    pairs = "".join(f", b.{c} as base__{c}, p.{c} as pr__{c}" for c in shown)
-    where = " or ".join(f"b.{c} is distinct from p.{c}" for c in shown) or "false"
+    changed = [c for c in others if any(p.columns[c] for p in parts)][:4]
+    keys = _join(", ", "coalesce(p.{c}, b.{c}) as {c}", table.key)
+    pairs = _join("", ", b.{c} as base__{c}, p.{c} as pr__{c}", changed)
+    where = _join(" or ", "b.{c} is distinct from p.{c}", changed) if changed else "false"
     example = con.execute(
-        f"select {key_list}{pairs} {joined} where {both} and ({where})"
-        f" order by all limit {EXAMPLES}"
+        f"select {keys}{pairs}"
+        f" from (select *, true as __in_base from base.{schema}.{name}) as b"
+        f" full outer join (select *, true as __in_pr from {schema}.{name}) as p on {on}"
+        f" where {BOTH} and ({where}) order by all limit {EXAMPLES}"
     )
     header = [d[0] for d in example.description or []]
-    examples = tuple(
-        {h: _plain(v) for h, v in zip(header, r, strict=True)} for r in example.fetchall()
-    )
+    found = example.fetchall()
+    examples = tuple({h: _plain(v) for h, v in zip(header, r, strict=True)} for r in found)
     return TableDiff(table, parts, examples)
 
 
 def _keyless(con: duckdb.DuckDBPyConnection, table: Table, common: list[str]) -> TableDiff:
-    relation = f"{identifier(table.schema, 'schema')}.{identifier(table.name, 'table')}"
-    date = identifier(table.date_column, "column") if table.date_column else "'all'"
-    columns = ", ".join(identifier(c, "column") for c in common)
+    schema, name = identifier(table.schema, "schema"), identifier(table.name, "table")
+    columns = _join(", ", "{c}", common)
+    part = _date(table, joined=False)
     rows = con.execute(
-        f"with b as (select {columns} from base.{relation}),"
-        f" p as (select {columns} from {relation}),"
+        f"with b as (select {columns} from base.{schema}.{name}),"
+        f" p as (select {columns} from {schema}.{name}),"
         " removed as (select * from b except all select * from p),"
         " added as (select * from p except all select * from b)"
-        " select cast(part as varchar), sum(in_base), sum(in_pr), sum(is_added), sum(is_removed)"
-        f" from (select {date} as part, 1 as in_base, 0 as in_pr, 0 as is_added,"
-        " 0 as is_removed from b"
-        f" union all select {date}, 0, 1, 0, 0 from p"
-        f" union all select {date}, 0, 0, 1, 0 from added"
-        f" union all select {date}, 0, 0, 0, 1 from removed) group by 1 order by 1"
+        f" select cast({part} as varchar), sum(in_base), sum(in_pr), sum(is_added),"
+        " sum(is_removed) from ("
+        " select *, 1 as in_base, 0 as in_pr, 0 as is_added, 0 as is_removed from b"
+        " union all select *, 0 as in_base, 1 as in_pr, 0 as is_added, 0 as is_removed from p"
+        " union all select *, 0 as in_base, 0 as in_pr, 1 as is_added, 0 as is_removed"
+        " from added"
+        " union all select *, 0 as in_base, 0 as in_pr, 0 as is_added, 1 as is_removed"
+        " from removed"
+        ") as x group by 1 order by 1"
     ).fetchall()
     parts = tuple(Part(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), None) for r in rows)
     note = "no key (no unique test or primary key): rows compared as a whole, per date"
@@ -180,10 +193,10 @@ def diff_table(con: duckdb.DuckDBPyConnection, table: Table, pr_database: str) -
 
 
 def _new_rows(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[Part, ...]:
-    relation = f"{identifier(table.schema, 'schema')}.{identifier(table.name, 'table')}"
-    date = identifier(table.date_column, "column") if table.date_column else "'all'"
+    schema, name = identifier(table.schema, "schema"), identifier(table.name, "table")
+    part = _date(table, joined=False)
     rows = con.execute(
-        f"select cast({date} as varchar), count(*) from {relation} group by 1 order by 1"
+        f"select cast({part} as varchar), count(*) from {schema}.{name} as x group by 1 order by 1"
     ).fetchall()
     return tuple(Part(str(r[0]), 0, int(r[1]), int(r[1]), 0, 0) for r in rows)
 
