@@ -36,7 +36,8 @@ _CODE = (Path(__file__).parent / "lineage_sql.py", Path(__file__).parent / "line
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Env vars set for a block, then restored (in-process dbt reads its profile vars there)."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -64,7 +65,7 @@ def compile_models(project_dir: Path, work_dir: Path) -> dict[str, Any]:
     args = ["compile", "--quiet", "--no-use-colors", "--project-dir", str(project_dir)]
     args += ["--profiles-dir", str(project_dir), "--target", "dev", "--target-path", str(target)]
     args += ["--select", "resource_type:model", "--vars", json.dumps(LINEAGE_VARS)]
-    with _environment(env):
+    with environment(env):
         result = dbtRunner().invoke(args)
     if not result.success:
         raise ProjectError(

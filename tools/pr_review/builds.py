@@ -18,7 +18,7 @@ from typing import Any
 
 from flows.errors import ProjectError
 from flows.project.identifiers import digest
-from tools.pr_review.checks import environment
+from flows.project.lineage_build import environment
 from tools.pr_review.diff import Table, key_of
 
 SAMPLE_START = date(2026, 11, 1)

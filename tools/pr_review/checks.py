@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -43,21 +41,6 @@ class GateRun:
     @property
     def failed(self) -> list[tuple[date, Check]]:
         return [(d, c) for d, c in self.checks if not c.success and c.severity == "critical"]
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set env vars for a block (in-process dbt reads its target path and profile vars there)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def changed_files(project_dir: Path, base_sha: str) -> list[str]:
