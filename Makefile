@@ -123,7 +123,7 @@ docs: install ## dbt docs of the warehouse into target/ (+ static_index.html, co
 PR_BASE ?= main
 PR_PARENTS ?= sample
 
-pr-check: install ## build and test only what changed since PR_BASE (state:modified+) on a sample lake
+pr-check: install ## review what a change since PR_BASE does to the data (target/pr-review.md): lineage, build, diff, gates
 	$(BIN)/python -m tools.pr_check --base $(PR_BASE) --parents $(PR_PARENTS)
 
 browser: ## install Debian's chromium (the docs browser test needs it) if it is missing

@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pr-check: error: {exc}", file=sys.stderr)
         return 1
     if result.changed:
-        print(f"pr-check: ok, {len(result.built)} models built and tested")
+        count = len(result.built)
+        print(f"pr-check: ok, {count} model{'s' if count != 1 else ''} built and tested")
     else:
         print("pr-check: ok, nothing changed")
     return 0

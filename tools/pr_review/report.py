@@ -142,8 +142,11 @@ def markdown(review: Review) -> str:
     lines += ["### Data diff (base build vs PR build)", ""]
     lines += [line for d in review.diffs for line in _diff(d)] or ["Nothing was built.", ""]
     lines += ["### Build", ""]
-    built = _code(review.built)
-    lines.append(f"Built {built} with {review.tests} data and unit tests (`dbt build`): passed.")
+    if review.built:
+        built, tests = _code(review.built), review.tests
+        lines.append(f"Built {built} with {tests} data and unit tests (`dbt build`): passed.")
+    else:
+        lines.append("Nothing built: no model's data changes.")
     if review.skipped:
         lines.append(f"Not built, no column of theirs is reached: {_code(review.skipped)}.")
     if not review.impact.narrowed:
