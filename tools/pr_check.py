@@ -62,6 +62,7 @@ class CheckResult:
     changed: list[str]
     built: list[str]
     review: Review | None = None
+    warehouse: Path | None = None  # the PR build (this process's dbt keeps it open)
 
 
 def _plan(
@@ -104,9 +105,9 @@ def run_check(layout: Layout, base: str, *, empty_parents: bool = False) -> Chec
     lint = Lint(layout.project_dir, files, layout.root / "lint.duckdb")
     base_file = base_build(layout, sha, empty=empty_parents)
     mark = lap("base build", mark)
-    built, test_count = build_pr(layout, base_file, names)
+    warehouse, built, test_count = build_pr(layout, base_file, names, parsed)
     mark = lap("PR build", mark)
-    diffs = diff_builds(base_file, layout.warehouse, tables_of(manifest, built))
+    diffs = diff_builds(base_file, warehouse, tables_of(manifest, built))
     mark = lap("diff", mark)
     gates = None
     tables = {(t.schema, t.name) for t in tables_of(manifest, built)}
@@ -117,7 +118,7 @@ def run_check(layout: Layout, base: str, *, empty_parents: bool = False) -> Chec
         shutil.rmtree(layout.root / "gates", ignore_errors=True)
         folder = layout.root / "gates" / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
-        copy = shutil.copyfile(layout.warehouse, folder / layout.warehouse.name)
+        copy = shutil.copyfile(warehouse, folder / warehouse.name)
         gates = run_gates(layout.project_dir, parsed, copy, folder / "state.sqlite", tables, days)
         mark = lap("gates", mark)
     findings = lint.findings()
@@ -158,7 +159,7 @@ def run_check(layout: Layout, base: str, *, empty_parents: bool = False) -> Chec
             f"pr-check: {len(gates.failed)} critical gate checks failed on the PR build: "
             + "; ".join(c.describe() for _, c in gates.failed[:3])
         )
-    return CheckResult(changed, built, review)
+    return CheckResult(changed, built, review, warehouse)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -262,17 +263,35 @@ def base_build(layout: Layout, sha: str, *, empty: bool) -> Path:
     return warehouse
 
 
-def build_pr(layout: Layout, base: Path, names: list[str]) -> tuple[list[str], int]:
-    """Copy the base build and rebuild `names` (with their tests); models built, tests run."""
-    shutil.copyfile(base, layout.warehouse)
+def build_pr(
+    layout: Layout, base: Path, names: list[str], manifest: Any
+) -> tuple[Path, list[str], int]:
+    """A copy of the base build with `names` rebuilt (and tested) in-process with the parsed
+    manifest; the file, the models built and the tests run.
+
+    Each check builds into a file of its own (same name, so the same database name in SQL):
+    dbt keeps the file it built open for the life of the process."""
+    from dbt.cli.main import dbtRunner
+
+    shutil.rmtree(layout.root / "pr-build", ignore_errors=True)
+    warehouse = layout.root / "pr-build" / uuid.uuid4().hex[:12] / layout.warehouse.name
+    warehouse.parent.mkdir(parents=True)
+    shutil.copyfile(base, warehouse)
     if not names:
-        return [], 0
-    args = ["build", "--select", *names, "--full-refresh", "--vars", sample_window()]
-    dbt(layout.project_dir, args, dbt_env(layout))
-    results = json.loads((layout.target / "run_results.json").read_text())["results"]
-    models = sorted(r["unique_id"] for r in results if r["unique_id"].startswith("model."))
-    tests = sum(1 for r in results if r["unique_id"].startswith(("test.", "unit_test.")))
-    return models, tests
+        return warehouse, [], 0
+    args = ["build", "--no-use-colors", "--project-dir", str(layout.project_dir)]
+    args += ["--profiles-dir", str(layout.project_dir), "--select", *names]
+    args += ["--full-refresh", "--vars", sample_window()]
+    with environment({**dbt_env(layout), "SLUICE_DUCKDB": str(warehouse)}):
+        done = dbtRunner(manifest=manifest).invoke(args)
+    results = getattr(done.result, "results", None) or []
+    failed = [r.node.name for r in results if str(r.status) not in ("success", "pass")]
+    if not done.success or failed:
+        what = ", ".join(failed) or str(done.exception)
+        raise ProjectError(f"pr-check: `dbt build` of the PR failed ({what}): see its output above")
+    ids = [r.node.unique_id for r in results]
+    tests = sum(1 for uid in ids if uid.startswith(("test.", "unit_test.")))
+    return warehouse, sorted(uid for uid in ids if uid.startswith("model.")), tests
 
 
 def tables_of(manifest: dict[str, Any], models: list[str]) -> list[Table]:

@@ -202,12 +202,17 @@ def _new_rows(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[Part, ...]:
 
 
 def diff_builds(base: Path, pr: Path, tables: list[Table]) -> list[TableDiff]:
-    """Every table compared: the PR build opened read-only with the base build attached."""
-    con = duckdb.connect(str(pr), read_only=True)
+    """Every table compared: the PR build with the base build attached read-only. The PR file
+    is opened as dbt opened it (in this process it is the same database), and checkpointed, so
+    a copy of the file holds everything."""
+    con = duckdb.connect(str(pr))
     try:
         con.execute("attach $path as base (read_only)", {"path": str(base)})
         row = con.execute("select current_database()").fetchone()
         pr_database = str(row[0]) if row else ""
-        return [diff_table(con, table, pr_database) for table in tables]
+        found = [diff_table(con, table, pr_database) for table in tables]
+        con.execute("detach base")
+        con.execute("checkpoint")
+        return found
     finally:
         con.close()
