@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +13,7 @@ import pytest
 from flows.project.lineage import Lineage, Role
 from flows.project.lineage_build import project_lineage
 from flows.settings import PROJECT_DIR
-
-COPIED = ("dbt_project.yml", "profiles.yml", "models", "macros")
+from tests.support import copy_project
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +71,8 @@ def test_a_dimension_reaches_the_dump_column_and_a_kpi_reaches_its_dashboard(
 def test_sluice_lineage_prints_a_column_and_names_close_matches_of_an_unknown_one(
     tmp_path: Path,
 ) -> None:
-    for name in COPIED:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
-        else:
-            shutil.copy2(source, tmp_path / name)
-    env = {**os.environ, "SLUICE_PROJECT_DIR": str(tmp_path)}
+    project = copy_project(tmp_path / "project")
+    env = {**os.environ, "SLUICE_PROJECT_DIR": str(project)}
     sluice = [sys.executable, "-m", "flows"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -93,7 +86,7 @@ def test_sluice_lineage_prints_a_column_and_names_close_matches_of_an_unknown_on
     assert lines[0].startswith("marts.daily_kpis.ctr is computed from")
     assert "  value  1  dwh.fct_events.event_type" in lines
     assert "lake fields (value): app.events.event_type" in lines
-    assert (tmp_path / "target" / "lineage.json").exists()
+    assert (project / "target" / "lineage.json").exists()
 
     answer = json.loads(run("marts.daily_kpis.active_users", "--json").stdout)
     assert {"column": "dwh.fct_events.user_id", "role": "value"} in answer["direct"]

@@ -18,19 +18,11 @@ from pathlib import Path
 import pytest
 
 from flows.settings import PROJECT_DIR
+from tests.support import copy_project
 from tools.pr_check import Layout, build_state, run_check, selected
 from tools.pr_review.changes import Kind
 
-COPIED = (
-    "dbt_project.yml",
-    "profiles.yml",
-    "models",
-    "macros",
-    "tests/dbt",
-    "expectations",
-    ".sqlfluff",
-    ".sqlfluffignore",
-)
+EXTRA = ("tests/dbt", ".sqlfluff", ".sqlfluffignore")  # besides the project: singular tests, style
 KPIS = "models/marts/kpi/daily_kpis.sql"
 AB_RESULTS = "models/marts/experiments/ab_pattern_results.sql"
 AB_YAML = "models/marts/experiments/_experiments__models.yml"
@@ -49,13 +41,12 @@ def _git(repo: Path, *args: str) -> None:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The dbt project committed on main in a new repository; the process env is restored."""
     saved = dict(os.environ)
-    root = tmp_path_factory.mktemp("pr") / "repo"
-    for name in COPIED:
+    root = copy_project(tmp_path_factory.mktemp("pr") / "repo")
+    for name in EXTRA:
         source = PROJECT_DIR / name
         if source.is_dir():
             shutil.copytree(source, root / name)
         else:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     (root / ".gitignore").write_text("target/\nlogs/\n")
     _git(root, "init", "-q", "-b", "main")
