@@ -116,8 +116,9 @@ soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_
 
 DOCS_PORT ?= 8080
 
-docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), served on 127.0.0.1
+docs: install ## dbt docs of the warehouse into target/ (+ static_index.html, column lineage), served on 127.0.0.1
 	$(BIN)/dbt docs generate --profiles-dir . --static --vars '{build_schema_suffix: ""}'
+	$(BIN)/sluice lineage --docs target
 	-$(BIN)/python -m tools.docs_check --manifest target/manifest.json --catalog target/catalog.json
 	@echo "static single-file docs: $(CURDIR)/target/static_index.html"
 	$(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
@@ -125,7 +126,7 @@ docs: install ## dbt docs of the warehouse into target/ (+ static_index.html), s
 PR_BASE ?= main
 PR_PARENTS ?= sample
 
-pr-check: install ## build and test only what changed since PR_BASE (state:modified+) on a sample lake
+pr-check: install ## review what a change since PR_BASE does to the data (target/pr-review.md): lineage, build, diff, gates
 	$(BIN)/python -m tools.pr_check --base $(PR_BASE) --parents $(PR_PARENTS)
 
 browser: ## install Debian's chromium (the docs browser test needs it) if it is missing

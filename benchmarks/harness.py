@@ -47,6 +47,10 @@ GOALS: dict[str, tuple[str, str]] = {
     "vs_full_refresh": ("daily incremental run ÷ full refresh of 30 days", "well below 1"),
     "landing_lines_per_s": ("landing ÷ DuckDB read_json alone, same files", "lines/s in details"),
     "memory": ("peak RSS at 10x the events ÷ peak RSS at 1x", "sub-linear"),
+    "pr_check_warm_vs_cold": (
+        "`make pr-check` of a one-model change, base cached ÷ no cache",
+        "warm ≤ 60 s",
+    ),
 }
 
 

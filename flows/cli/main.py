@@ -253,6 +253,30 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    from flows.cli import lineage_view
+    from flows.project.lineage_build import project_lineage
+    from flows.project.lineage_docs import annotate_docs
+    from flows.settings import get_settings
+
+    project_dir = get_settings().project_dir
+    target = project_dir / "target"
+    lineage = project_lineage(project_dir, target, refresh=args.refresh)
+    if args.docs:
+        count = annotate_docs(args.docs.resolve(), lineage)
+        print(f"added the upstream columns of {count} model columns to the docs in {args.docs}")
+    if not args.column:
+        if not args.docs:
+            print(lineage_view.summary(lineage, target))
+        return 0
+    ref = lineage.find(args.column)
+    if args.json:
+        print(json.dumps(lineage_view.as_json(lineage, ref, args.downstream), indent=2))
+    else:
+        print("\n".join(lineage_view.lines(lineage, ref, args.downstream)))
+    return 0
+
+
 def _check_options(args: argparse.Namespace) -> None:
     """Refuse options that cannot work together before anything starts."""
     start, end = getattr(args, "start", None), getattr(args, "end", None)
@@ -306,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _watchdog(args)
         if args.command == "ops":
             return _ops(args)
+        if args.command == "lineage":
+            return _lineage(args)
         if args.command == "janitor":
             _prefer_local_server()  # its flow runs are cleaned too, when a server runs
             return _janitor(args)

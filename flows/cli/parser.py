@@ -105,6 +105,29 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     janitor.add_argument("--apply", action="store_true", help="delete (default: dry run)")
 
+    lineage = commands.add_parser(
+        "lineage",
+        help="column lineage: the upstream columns of a model column, down to the lake fields",
+    )
+    lineage.add_argument(
+        "column",
+        nargs="?",
+        help="<schema>.<model>.<column>, e.g. marts.daily_kpis.ctr (none: write the lineage file)",
+    )
+    lineage.add_argument("--json", action="store_true", help="stable JSON for scripts")
+    lineage.add_argument(
+        "--downstream", action="store_true", help="the columns and exposures it feeds instead"
+    )
+    lineage.add_argument(
+        "--docs",
+        type=Path,
+        metavar="TARGET",
+        help="add each column's upstream to the dbt docs generated in TARGET (e.g. target)",
+    )
+    lineage.add_argument(
+        "--refresh", action="store_true", help="recompute even if the project did not change"
+    )
+
     ops = commands.add_parser("ops", help="the ops dataset on BigQuery").add_subparsers(
         dest="ops_command", required=True
     )

@@ -184,7 +184,7 @@ class BigQueryWarehouse:
         rows = self.select_rows(f"select id from {relation} limit 1")
         if rows or not create:
             return str(rows[0]["id"]) if rows else None
-        made = identifier(uuid.uuid4().hex, "warehouse identity")
+        made = uuid.uuid4().hex  # 32 hexadecimal digits
         self._query(
             f"insert into {relation} (id, created_at) values ('{made}', current_timestamp())"
         )

@@ -1,4 +1,5 @@
-"""The stakeholder docs in a real headless Chromium: exposure → mart → DWH → raw source.
+"""The stakeholder docs in a real headless Chromium: exposure → mart → DWH → raw source, and
+where a mart column comes from (its upstream columns, added by `sluice lineage --docs`).
 
 A small warehouse (two lake days through the real pipeline) gives `dbt docs generate` a catalog;
 the test opens the single-file static_index.html, walks the pages through their "Depends On"
@@ -20,6 +21,8 @@ from dbt.cli.main import dbtRunner
 
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
+from flows.project.lineage_build import project_lineage
+from flows.project.lineage_docs import annotate_docs
 from flows.settings import PROJECT_DIR
 from tests.support import lake_days, settings_for
 from tools.docs_check import missing_descriptions
@@ -50,7 +53,7 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def docs(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """dbt docs (with --static) of a warehouse built from the first two lake days."""
+    """dbt docs (with --static and column lineage) of a warehouse of the first two lake days."""
     saved = dict(os.environ)
     root = tmp_path_factory.mktemp("docs")
     ws = Workspace.open(settings_for(lake, root / "warehouse.duckdb"))
@@ -72,6 +75,9 @@ def docs(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         ]
     )
     assert generated.success, generated.exception
+    # What `make docs` does next: every model column's description gains its upstream.
+    columns = annotate_docs(target, project_lineage(PROJECT_DIR, target))
+    assert columns >= 200
     yield target
     os.environ.clear()
     os.environ.update(saved)
@@ -194,3 +200,52 @@ def test_a_stakeholder_walks_from_the_bandit_export_to_the_raw_events(
     assert lineage.stat().st_size > 10_000
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy2(lineage, SCREENSHOTS / lineage.name)
+
+
+def test_the_embedded_manifest_describes_each_columns_upstream(docs: Path) -> None:
+    manifest, _ = _embedded(docs / "static_index.html")
+    ctr = manifest["nodes"]["model.sluice.daily_kpis"]["columns"]["ctr"]["description"]
+    assert ctr.startswith("Click-through rate, clicks / impressions")
+    assert (
+        "Upstream (column lineage): value ← [fct_events](#!/model/model.sluice.fct_events)"
+        ".event_type · filter ← " in ctr
+    )
+    assert "lake fields: app.events.event_type (value)" in ctr
+    users = manifest["nodes"]["model.sluice.daily_kpis"]["columns"]["active_users"]
+    assert "value ← [fct_events](#!/model/model.sluice.fct_events).user_id" in users["description"]
+    assert "lake fields: app.events.user_id (value)" in users["description"]
+
+
+def test_a_stakeholder_sees_where_a_kpi_column_comes_from(docs: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    url = (docs / "static_index.html").as_uri()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            walk = Walk(page, tmp_path)
+            page.goto(f"{url}#!/model/model.sluice.daily_kpis")
+            walk.arrive("daily_kpis", "Daily product KPIs per platform")
+            page.locator("tr.column-row", has_text="ctr").first.click()
+            details = page.locator("tr.column-row-selected + tr").first
+            text = str(details.inner_text())
+            assert "Click-through rate" in text
+            assert "Upstream (column lineage): value ← fct_events.event_type" in text
+            assert "filter ← fct_events.event_date, fct_events.platform" in text
+            assert "lake fields: app.events.event_type (value)" in text
+            details.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "ctr-upstream.png"))
+
+            # The upstream column's model is one click away, with its own upstream.
+            details.locator("a", has_text="fct_events").first.click()
+            walk.arrive("fct_events", "Every app event once")
+            page.locator("tr.column-row", has_text="event_type").first.click()
+            upstream = str(page.locator("tr.column-row-selected + tr").first.inner_text())
+            assert "value ← stg_app__events.event_type" in upstream
+        finally:
+            browser.close()
+    assert (tmp_path / "ctr-upstream.png").stat().st_size > 10_000
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(tmp_path / "ctr-upstream.png", SCREENSHOTS / "ctr-upstream.png")

@@ -25,6 +25,7 @@ NAMES = (
     "vs_full_refresh",
     "landing_lines_per_s",
     "memory",
+    "pr_check_warm_vs_cold",
 )
 
 

@@ -1,7 +1,9 @@
-"""`make pr-check` selects exactly what a change touches, and builds only that on the sample lake.
+"""`make pr-check` selects what a change touches, builds only what its columns reach, and reviews
+what it does to the data.
 
-Each test copies the dbt project into a fresh git repository (branch main, one commit), changes
-it like a pull request would (uncommitted), and compares with main.
+The tests copy the dbt project (with its suites and SQL style) into one git repository (branch
+main, one commit), change it like a pull request would (uncommitted) and compare with main; each
+test puts the tree back. They share the base build, which the check caches by base commit.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.settings import PROJECT_DIR
+from tests.support import copy_project
 from tools.pr_check import Layout, build_state, run_check, selected
+from tools.pr_review.changes import Kind
 
-COPIED = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests/dbt")
+EXTRA = ("tests/dbt", ".sqlfluff", ".sqlfluffignore")  # besides the project: singular tests, style
 KPIS = "models/marts/kpi/daily_kpis.sql"
+AB_RESULTS = "models/marts/experiments/ab_pattern_results.sql"
+AB_YAML = "models/marts/experiments/_experiments__models.yml"
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -32,24 +37,32 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-@pytest.fixture()
-def repo(tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The dbt project committed on main in a new repository; the process env is restored."""
     saved = dict(os.environ)
-    root = tmp_path / "repo"
-    for name in COPIED:
+    root = copy_project(tmp_path_factory.mktemp("pr") / "repo")
+    for name in EXTRA:
         source = PROJECT_DIR / name
         if source.is_dir():
             shutil.copytree(source, root / name)
         else:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
+    (root / ".gitignore").write_text("target/\nlogs/\n")
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "base")
     yield root
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture()
+def repo(project: Path) -> Iterator[Path]:
+    """The repository as committed; whatever a test changed is put back after it."""
+    yield project
+    _git(project, "checkout", "--", ".")
+    _git(project, "clean", "-fdq", "--exclude=target")
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -105,26 +118,104 @@ def test_a_changed_macro_selects_every_model_that_calls_it_and_their_children(
     assert {uid for uid in chosen if uid.startswith("test.")} == expected_tests
 
 
-def test_pr_check_builds_and_tests_only_what_changed_on_the_sample_lake(repo: Path) -> None:
-    _edit(repo / KPIS, "when event_type = 'apply' then 1", "when event_type = 'apply' then 1.0")
+def test_a_changed_mart_expression_is_breaking_with_changed_rows_per_date_and_its_exposure(
+    repo: Path,
+) -> None:
+    # ctr over impressions and clicks instead of impressions alone: one column's expression.
+    _edit(repo / KPIS, "ratio('clicks', 'impressions')", "ratio('clicks', 'impressions + clicks')")
     layout = Layout(repo)
 
-    built = run_check(layout, "main")
+    result = run_check(layout, "main")
 
-    assert "model.sluice.daily_kpis" in built
-    assert not [uid for uid in built if uid.startswith("model.") and "daily_kpis" not in uid]
-    con = duckdb.connect(str(layout.warehouse), read_only=True)
-    try:
-        tables = {
-            f"{schema}.{name}"
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables"
-                " where table_schema in ('staging', 'dwh', 'marts')"
-            ).fetchall()
-        }
-        kpi_days = con.execute("select count(distinct event_date) from marts.daily_kpis").fetchone()
-    finally:
-        con.close()
-    # The mart and just the parents it reads; no other mart, no unrelated DWH model.
-    assert tables == {"staging.stg_app__events", "dwh.fct_events", "marts.daily_kpis"}
-    assert kpi_days is not None and kpi_days[0] >= 3  # the sample lake's days (and late ones)
+    review = result.review
+    assert review is not None
+    assert result.built == ["model.sluice.daily_kpis"]
+    (change,) = review.changes
+    assert (change.name, change.kind, change.changed) == (
+        "marts.daily_kpis",
+        Kind.BREAKING,
+        ("ctr",),
+    )
+    assert review.impact.reached == {"model.sluice.daily_kpis": {}}
+    (diff,) = review.diffs
+    assert diff.table.key == ("event_date", "platform")
+    per_date = {p.date: (p.base_rows, p.pr_rows, p.added, p.removed) for p in diff.parts}
+    assert per_date == {d: (3, 3, 0, 0) for d in ("2026-11-01", "2026-11-02", "2026-11-03")}
+    assert all(p.changed and p.changed == p.columns["ctr"] for p in diff.parts)
+    assert all(count == 0 for p in diff.parts for c, count in p.columns.items() if c != "ctr")
+    assert diff.examples and set(diff.examples[0]) == {
+        "event_date",
+        "platform",
+        "base__ctr",
+        "pr__ctr",
+    }
+    assert review.gates is not None and review.gates.suites == ("marts.daily_kpis",)
+    assert not review.gates.failed
+    assert review.linted == (KPIS,)
+
+    text = (repo / "target" / "pr-review.md").read_text()
+    assert "| `marts.daily_kpis` | **breaking** | `ctr` | none | Daily KPI dashboard |" in text
+    assert "the expression of existing column `ctr` changed" in text
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
+        assert f"| {day} | 3 | 3 | 0 | 0 | 3 | 3 |" in text
+    assert "Daily KPI dashboard (`daily_kpi_dashboard`, Product Analytics)" in text
+
+
+def test_an_added_column_is_non_breaking_and_its_downstream_is_not_built(repo: Path) -> None:
+    _edit(
+        repo / AB_RESULTS,
+        "    ) as conversion_rate_high\n",
+        "    ) as conversion_rate_high,\n"
+        "    cast(exposed_users - converted_users as bigint) as unconverted_users\n",
+    )
+    _edit(
+        repo / AB_YAML,
+        "\n  - name: bandit_weights\n",
+        "      - name: unconverted_users\n        data_type: int64\n"
+        "        description: Exposed users who did not apply that day.\n"
+        "\n  - name: bandit_weights\n",
+    )
+    layout = Layout(repo)
+
+    result = run_check(layout, "main")
+
+    assert "model.sluice.bandit_weights" in result.changed  # dbt's state:modified+ has it
+    assert result.built == ["model.sluice.ab_pattern_results"]  # the lineage narrows it
+    review = result.review
+    assert review is not None
+    (change,) = review.changes
+    assert (change.kind, change.added, change.changed) == (
+        Kind.NON_BREAKING,
+        ("unconverted_users",),
+        (),
+    )
+    assert review.impact.reached == {"model.sluice.ab_pattern_results": {}}
+    assert review.skipped == ("bandit_weights",)
+    (diff,) = review.diffs
+    assert diff.added_columns == ("unconverted_users",)
+    assert diff.parts and all(p.changed == p.added == p.removed == 0 for p in diff.parts)
+    assert "on_schema_change: fail" in review.deploy["model.sluice.ab_pattern_results"]
+
+
+def test_a_comment_only_change_shows_no_data_change_and_builds_nothing_downstream(
+    repo: Path,
+) -> None:
+    _edit(
+        repo / "models/dwh/fct_events.sql",
+        "select\n    event_id,",
+        "-- The columns of the contract, in its order.\nselect\n    event_id,",
+    )
+    layout = Layout(repo)
+
+    result = run_check(layout, "main")
+
+    downstream = {"model.sluice.daily_kpis", "model.sluice.bandit_weights"}
+    assert downstream <= set(result.changed)  # dbt's state:modified+ lists every mart
+    assert result.built == []
+    review = result.review
+    assert review is not None
+    (change,) = review.changes
+    assert (change.name, change.kind) == ("dwh.fct_events", Kind.NO_DATA_CHANGE)
+    assert review.diffs == () and review.gates is None
+    text = (repo / "target" / "pr-review.md").read_text()
+    assert "| `dwh.fct_events` | no data change | none | none |" in text

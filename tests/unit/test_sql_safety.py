@@ -36,6 +36,9 @@ REVIEWED = {
         "the suite's relation and partition column quoted by the warehouse, and the ISO text of "
         "the `dates: tuple[date, date]` parameter"
     ),
+    Review("flows/warehouse/bigquery_warehouse.py", "identity", "made", "b7c5e01673b7"): (
+        "uuid.uuid4().hex: 32 hexadecimal digits (the emulator takes no query parameters)"
+    ),
     Review("flows/warehouse/bigquery_warehouse.py", "publish", "statement", "ad861672e426"): (
         "returned by _copy_statements and _clear_window, which build each statement from "
         "identifier()-validated schemas, tables and columns and the ISO text of the window's dates"
