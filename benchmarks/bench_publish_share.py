@@ -14,7 +14,7 @@ NAME = "publish_share"
 
 
 def _rows_by_schema(warehouse: str) -> dict[str, int]:
-    con = duckdb.connect(warehouse, read_only=True)
+    con = duckdb.connect(warehouse)  # the configuration this process already holds it with
     try:
         rows = con.execute(
             "select schema_name, sum(estimated_size) from duckdb_tables() group by 1"

@@ -147,7 +147,6 @@ def main_place(name: str) -> tuple[Place, date]:
 
     The 7 days are built once per `make bench` (which empties target/bench/places) and copied.
     """
-    import shutil
 
     lake_path = lake(8, scaled(1_000_000))
     template = Place(WORK / "places" / f"_main-{lake_path.name}", lake_path)
@@ -156,10 +155,34 @@ def main_place(name: str) -> tuple[Place, date]:
         backfill(day(0), day(6))
         (template.root / "_bench_complete").write_text("")
     place = fresh_place(name, template.lake)
-    shutil.copy2(template.warehouse, place.warehouse)
-    shutil.copy2(template.state, place.state)
+    copy_warehouse(template, place)
     place.activate()
     return place, day(7)
+
+
+def copy_warehouse(source: Place, dest: Place) -> None:
+    """A consistent copy of a place's warehouse and state store (bound to each other).
+
+    This process may still hold the warehouse open (dbt keeps its DuckDB environment): the
+    checkpoint writes its WAL into the file first, or the copy would miss the last writes.
+    """
+    import shutil
+    import sqlite3
+    from contextlib import closing
+
+    import duckdb
+
+    con = duckdb.connect(str(source.warehouse))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    shutil.copy2(source.warehouse, dest.warehouse)
+    with (
+        closing(sqlite3.connect(source.state)) as src,
+        closing(sqlite3.connect(dest.state)) as dst,
+    ):
+        src.backup(dst)
 
 
 # --- running Sluice in this process ---------------------------------------------------------
