@@ -124,10 +124,18 @@ class Blocker:
             written = self.project.window(name).bounds(build.day)
         return dates[0] <= written[1] and written[0] <= dates[1]
 
-    def _unreadable(self, upstream: Upstream, dates: tuple[date, date] | None) -> Refusal | None:
+    def _unreadable(
+        self, upstream: Upstream, dates: tuple[date, date] | None, step: tuple[str, list[date]]
+    ) -> Refusal | None:
         """A refusal that leaves a date of `dates` unreadable, if any (the latest covering
-        build of each date decides; whole tables have one date)."""
-        builds = self.builds.get((upstream.layer, upstream.name), [])
+        build of each date decides; whole tables have one date). Earlier builds of this step's
+        own layer and lake days do not count: the step rebuilds them before anything reads."""
+        layer, days = step
+        builds = [
+            b
+            for b in self.builds.get((upstream.layer, upstream.name), [])
+            if not (upstream.layer == layer and b.day in days)
+        ]
         covering = [
             b
             for b in builds
@@ -153,14 +161,20 @@ class Blocker:
                 return Refusal(last.day, upstream.layer, upstream.name, last.reason)
         return None
 
-    def _reads(self, model: str, dates: tuple[date, date] | None, depth: int = 0) -> Refusal | None:
+    def _reads(
+        self,
+        model: str,
+        dates: tuple[date, date] | None,
+        step: tuple[str, list[date]],
+        depth: int = 0,
+    ) -> Refusal | None:
         """The first unreadable date `model` meets when it reads `dates`' worth of its upstreams."""
         for upstream in self.project.upstreams(model):
             read = upstream.reach.dates(dates) if dates is not None else None
             if upstream.kind in ("view", "ephemeral") and depth < 20:
-                found = self._reads(upstream.name, read, depth + 1)
+                found = self._reads(upstream.name, read, step, depth + 1)
             else:
-                found = self._unreadable(upstream, read)
+                found = self._unreadable(upstream, read, step)
             if found:
                 return found
         return None
@@ -187,7 +201,7 @@ class Blocker:
         stored = {table.name: table for table in self.project.tables(layer)}
         for name in names:
             window = self.project.window(name).bounds(days[0], days[-1])
-            refusal = self._reads(name, window)
+            refusal = self._reads(name, window, (layer, days))
             if refusal:
                 found[name] = Block(name, refusal)
             elif name in stored and stored[name].partition_column:
