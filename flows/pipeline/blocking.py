@@ -4,7 +4,8 @@ Every attempt of a step records, per relation, whether it published it or not an
 (details `published` and `refused`). For a relation and one of its dates, the attempts that
 cover the date are those whose window held it (a raw table: its lake day; a whole table: every
 date). A date is *readable* when the latest blocked-or-succeeded attempt covering it published
-it (failed attempts changed nothing: their writes were restored). A date is *held* when the
+it (failed attempts changed nothing: their writes were restored); the step's own earlier builds
+(its layer, its lake days) do not count, since it rebuilds them first. A date is *held* when the
 latest attempt that decided it — published it, or refused it by the relation's own checks —
 refused it. A model of this step is blocked when the dates it reads of an upstream (its window
 widened by `meta.reads`, flows/project/reads.py; a view passes the reading on to what it reads)
