@@ -18,10 +18,12 @@ SluiceError
 from __future__ import annotations
 
 import errno
+import re
 from typing import Any
 
 _TRANSIENT_TEXT = (
     "could not set lock",
+    "is locked by another process",  # the same, as one_line words it
     "database is locked",
     "resource temporarily unavailable",
     "connection reset",
@@ -103,6 +105,131 @@ def first_line(exc: BaseException) -> str:
     """The first line of an error's message (its class name if it has none): for one-line output."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# DuckDB: IO Error: Could not set lock on file "<path>": Conflicting lock is held in <program>
+# (PID <n>)[ by user <u>]. See also https://duckdb.org/docs/...
+_LOCKED = re.compile(
+    r"(?:IO Error: )?Could not set lock on file \"(?P<file>[^\"]+)\": Conflicting lock is held in "
+    r"(?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user \S+)?\.?(?: See also \S+)?"
+)
+# dbt: "<Kind> Error in model <name> (<path>)" then the detail, indented, on the next lines.
+_DBT_NODE = re.compile(
+    r"(?:(?P<prefix>[\w.]+): )?(?P<kind>[A-Z]\w*(?: \w+)?) Error in "
+    r"(?P<type>model|test|seed|snapshot|unit_test|sql operation) (?P<name>[\w.]+) \([^)\n]*\)"
+)
+_CONTRACT_ROW = re.compile(r"^\|\s*(\S+)\s*\|\s*(.*?)\s*\|\s*(.*?)\s*\|\s*(.+?)\s*\|$")
+# Block.describe (flows/pipeline/blocking.py): "<model> reads <relation> refused on <day>
+# (<layer>): <reason>", joined by "; " per blocked model; a reason may nest another block.
+_BLOCK = re.compile(
+    r"(?P<model>[\w.]+) (?P<verb>reads|would rewrite dates of) (?P<name>[\w.]+) refused on "
+    r"(?P<day>\d{4}-\d{2}-\d{2}) \((?P<layer>[\w-]+)\): "
+)
+_NESTED = ("WindowBlocked: ", "not published: ")
+_NEXT_CHECK = re.compile(r"; (?=[\w.]+ \w+ \(observed )")  # Check.describe()s joined by "; "
+ONE_LINE_LIMIT = 300
+
+
+def _unlocked(text: str) -> str:
+    """DuckDB's lock error as which file, held by what, and what to do."""
+    return _LOCKED.sub(
+        lambda m: (
+            f"the DuckDB file {m['file']} is locked by another process ({m['program']}, PID "
+            f"{m['pid']}; a run writes it, see sluice status): let it finish or stop it, then retry"
+        ),
+        text,
+    )
+
+
+def _contract(body: str) -> str:
+    """dbt's contract mismatch table as `column: expected X, found Y` parts, mismatches first."""
+    parts: list[tuple[int, str]] = []
+    for line in body.splitlines():
+        row = _CONTRACT_ROW.match(line.strip())
+        if not row or row[1] == "column_name" or set(row[1]) == {"-"}:
+            continue
+        column, found, expected, why = row.groups()
+        if why == "data type mismatch":
+            parts.append((0, f"{column}: expected {expected}, found {found}"))
+        elif why == "missing in contract":
+            parts.append((1, f"{column}: {found} in the SQL, not in the contract"))
+        else:
+            parts.append((2, f"{column}: {expected} in the contract, missing from the SQL"))
+    found_parts = [text for _, text in sorted(parts)] or ["see the dbt log"]
+    return " breaks its contract: " + "; ".join(found_parts)
+
+
+def _dbt_detail(body: str) -> str:
+    """What a dbt node error says is wrong (not its macro stack), to follow the node's name."""
+    if "enforced contract that failed" in body:
+        return _contract(body)
+    if "enforced contract, and its 'columns' specification is missing" in body:
+        return " has an enforced contract but no columns in its YAML"
+    lines = [line.strip() for line in body.splitlines()]
+    useful = [line for line in lines if line and not line.startswith((">", "compiled code at"))]
+    return f": {useful[0]}" if useful else " failed"
+
+
+def _dbt_nodes(text: str) -> str:
+    """dbt's multi-line node errors, each as `<type> <name>: <what is wrong>`."""
+    found = list(_DBT_NODE.finditer(text))
+    if not found:
+        return text
+    pieces = [text[: found[0].start()]]
+    for node, following in zip(found, [*found[1:], None], strict=True):
+        body = text[node.end() : following.start() if following else len(text)]
+        detail = _dbt_detail(body.removesuffix("; ").rstrip("; \n"))
+        pieces.append(f"{node['type']} {node['name']}{detail}")
+    return pieces[0] + "; ".join(pieces[1:])
+
+
+def _root_cause(reason: str) -> str:
+    """The refusals a chain of blocks goes through, and the first check of the last one."""
+    chain = ""
+    while reason.startswith(_NESTED):
+        nested = _BLOCK.search(reason)
+        if nested is None:
+            break
+        chain += f", which reads {nested['name']} refused on {nested['day']} ({nested['layer']})"
+        reason = reason[nested.end() :]
+    checks = _NEXT_CHECK.split(reason)
+    more = f" (+{len(checks) - 1} more)" if len(checks) > 1 else ""
+    return f"{chain}: {checks[0]}{more}"
+
+
+def _blocks(text: str) -> str:
+    """Blocked models grouped by the refusal they read: each refusal and its cause once."""
+    top = [m for m in _BLOCK.finditer(text) if not text[: m.start()].endswith(_NESTED)]
+    if not top:
+        return text
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    causes: dict[tuple[str, str, str, str], str] = {}
+    for block, following in zip(top, [*top[1:], None], strict=True):
+        key = (str(block["verb"]), str(block["name"]), str(block["day"]), str(block["layer"]))
+        reason = text[block.end() : following.start() if following else len(text)]
+        groups.setdefault(key, []).append(block["model"])
+        causes.setdefault(key, _root_cause(reason.removesuffix("; ")))
+    parts = []
+    for key, models in groups.items():
+        said, name, day, layer = key
+        verb = "read" if said == "reads" and len(models) > 1 else said
+        parts.append(f"{', '.join(models)} {verb} {name} refused on {day} ({layer}){causes[key]}")
+    return text[: top[0].start()] + "; ".join(parts)
+
+
+def one_line(error: BaseException | str, limit: int = ONE_LINE_LIMIT) -> str:
+    """Any error, or an error message, as one line for the terminal and notifications.
+
+    dbt's node errors keep their model and what dbt says is wrong (a contract's columns,
+    expected and found); DuckDB's lock error names the file, its holder and what to do; a
+    blocked day's reasons name each refusal once. The ledger and the log keep the full text.
+    """
+    text = str(error).strip() if isinstance(error, BaseException) else error.strip()
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    text = _blocks(_dbt_nodes(_unlocked(text)))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def transient_text(message: str) -> bool:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.dates import Clock, utc_now
-from flows.errors import transient_text
+from flows.errors import one_line, transient_text
 from flows.project.manifest import RAW_LAYER, Project
 from flows.state.ledger import Attempt, Reason
 from flows.state.ledger import Status as StepStatus
@@ -102,7 +102,14 @@ class Incident(BaseModel):
         """One line for subjects, chat messages and logs."""
         where = "".join(f" {p}" for p in (self.layer, self.partition) if p)
         verb = "resolved" if self.status == Status.RESOLVED else self.severity.value
-        return f"[{verb}] {self.kind.value}{where}: {self.what}"
+        return f"[{verb}] {self.kind.value}{where}: {one_line(self.what)}"
+
+    @property
+    def error_line(self) -> str:
+        """The error in one line (`<class>: <message>`; the store keeps the whole message)."""
+        if not self.error_message:
+            return ""
+        return f"{self.error_class or 'error'}: {one_line(self.error_message)}"
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def chat_text(incident: Incident) -> str:
     """The human message: title, error, count and links."""
     lines = [incident.title]
     if incident.status == Status.OPEN and incident.error_message:
-        lines.append(f"{incident.error_class or 'error'}: {incident.error_message[:500]}")
+        lines.append(incident.error_line)
     lines.append(
         f"seen {incident.count}x, first {incident.first_seen:%Y-%m-%d %H:%M:%S} UTC, "
         f"incident {incident.id}"

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,9 @@ from pathlib import Path
 from flows.cli.environment import apply_offline_defaults
 from flows.cli.parser import build_parser
 from flows.dates import check_order
-from flows.errors import InvalidParameter, SluiceError
+from flows.errors import InvalidParameter, SluiceError, one_line
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -45,25 +48,31 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 class _NoTracebackForUserErrors(logging.Filter):
-    """Prefect logs a flow's exception with its traceback; a user error deserves one line."""
+    """Prefect logs a flow's exception with its traceback; a user error deserves one line, and
+    so does any error on the terminal (handlers that send logs elsewhere keep the traceback of
+    an error that is not a Sluice one)."""
+
+    def __init__(self, *, every_error: bool) -> None:
+        super().__init__()
+        self.every_error = every_error
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, SluiceError):
+        if isinstance(error, SluiceError) or (error is not None and self.every_error):
             record.exc_info = None
             record.exc_text = None
         return True
 
 
-def _quiet_user_errors() -> None:
-    user_errors = _NoTracebackForUserErrors()
+def _quiet_user_errors(debug: bool) -> None:
     loggers = [
         logging.getLogger(),
         *(logging.getLogger(n) for n in logging.root.manager.loggerDict),
     ]
     for logger in loggers:
         for handler in logger.handlers:
-            handler.addFilter(user_errors)
+            terminal = isinstance(handler, logging.StreamHandler) and not debug
+            handler.addFilter(_NoTracebackForUserErrors(every_error=terminal))
 
 
 def _prefect_api() -> None:
@@ -92,7 +101,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     from flows.pipeline import prefect_flows as pipeline
     from flows.settings import get_settings
 
-    _quiet_user_errors()
+    _quiet_user_errors(_debugging(args))
 
     try:
         if args.command == "run":
@@ -308,37 +317,77 @@ def _prefer_local_server() -> bool:
     return "PREFECT_API_URL" in os.environ
 
 
+def _debugging(args: argparse.Namespace) -> bool:
+    """Whether errors show their traceback: --debug, or SLUICE_DEBUG=1."""
+    return bool(args.debug) or os.environ.get("SLUICE_DEBUG", "") not in ("", "0")
+
+
+def _where(exc: BaseException) -> str:
+    """The last line of Sluice's own code the error passed through (file:line), if any."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if Path(frame.filename).resolve().is_relative_to(PACKAGE_DIR)
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" in {Path(frame.filename).resolve().relative_to(PACKAGE_DIR.parent)}:{frame.lineno}"
+
+
+def unexpected(command: str, exc: BaseException) -> str:
+    """The one line for an error Sluice did not foresee: the command, where, what."""
+    return (
+        f"{command} stopped{_where(exc)}: {type(exc).__name__}: {one_line(exc)} "
+        "(--debug or SLUICE_DEBUG=1 shows the traceback)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `sluice` console script."""
+    """Entry point of the `sluice` console script: one line and exit 1 on any error (exit 130
+    on Ctrl-C), a traceback only with --debug or SLUICE_DEBUG=1."""
     apply_offline_defaults()
     args = build_parser(__doc__).parse_args(argv)
     try:
-        _check_options(args)
-        if args.command == "lake":
-            return _generate(args)
-        if args.command == "accept":
-            return _accept(args)
-        if args.command == "status":
-            return _status(args)
-        if args.command == "server":
-            return _server(args)
-        if args.command == "gates":
-            return _gates(args)
-        if args.command == "incidents":
-            return _incidents(args)
-        if args.command == "watchdog":
-            return _watchdog(args)
-        if args.command == "ops":
-            return _ops(args)
-        if args.command == "lineage":
-            return _lineage(args)
-        if args.command == "janitor":
-            _prefer_local_server()  # its flow runs are cleaned too, when a server runs
-            return _janitor(args)
-        if args.command == "backfill" and args.dry_run:
-            return _plan(args)
-        _prefect_api()
-        return _pipeline(args)
+        return _dispatch(args)
     except SluiceError as exc:
-        print(f"sluice: error: {exc}", file=sys.stderr)
+        if _debugging(args):
+            raise
+        print(f"sluice: error: {one_line(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"sluice {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _debugging(args):
+            raise
+        print(f"sluice: error: {unexpected(args.command, exc)}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Check the options, then run the command they name."""
+    _check_options(args)
+    if args.command == "janitor":
+        _prefer_local_server()  # its flow runs are cleaned too, when a server runs
+    if args.command == "backfill" and args.dry_run:
+        return _plan(args)
+    command = _COMMANDS.get(args.command)
+    if command is not None:
+        return command(args)
+    _prefect_api()
+    return _pipeline(args)
+
+
+_COMMANDS = {
+    "lake": _generate,
+    "accept": _accept,
+    "status": _status,
+    "server": _server,
+    "gates": _gates,
+    "incidents": _incidents,
+    "watchdog": _watchdog,
+    "ops": _ops,
+    "lineage": _lineage,
+    "janitor": _janitor,
+}

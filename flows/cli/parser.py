@@ -33,6 +33,9 @@ def _positive(value: str) -> int:
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="sluice", description=description)
+    parser.add_argument(
+        "--debug", action="store_true", help="show an error's traceback (or SLUICE_DEBUG=1)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     lake = commands.add_parser("lake", help="work with the lake").add_subparsers(

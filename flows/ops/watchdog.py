@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 
 from flows.alerts.incidents import Kind, Problem, Severity
 from flows.dates import iter_days
+from flows.errors import one_line
 from flows.lake.layout import SUCCESS_MARKER
 from flows.pipeline.hooks import HOOKS, current_run_id
 from flows.pipeline.workspace import Workspace
@@ -71,7 +72,7 @@ def _sla(
             else:
                 why = f"its latest attempt is {attempt.status}"
                 if attempt.error_class:
-                    why += f" ({attempt.error_class}: {(attempt.error_message or '')[:200]})"
+                    why += f" ({attempt.error_class}: {one_line(attempt.error_message or '', 200)})"
             spec = next(d.spec for d in group if d.due(dt) == due)
             why = f"{layer} of {dt} not published by {due:%Y-%m-%d %H:%M} UTC ({spec}): {why}"
             found.append(Finding(dt, layer, what, due, True, why))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from flows.errors import one_line
 from flows.pipeline.run_records import LayerSummary, PartitionRun, RunReport
 from flows.state.ledger import Attempt, Status
 
@@ -81,7 +82,7 @@ class StepLine:
             number(self.quarantined),
             self.gate,
             seconds,
-            self.error[:160],
+            one_line(self.error, 160),
         ]
 
 

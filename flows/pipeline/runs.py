@@ -10,7 +10,7 @@ from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
-from flows.errors import PartitionsFailed
+from flows.errors import PartitionsFailed, one_line
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
 from flows.pipeline.run_records import PartitionRun, RunReport
@@ -116,7 +116,7 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
         report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
     run_report.publish(ws.settings.reports_dir, report, ws.ledger.clock())
     if report.failed:
-        days = ", ".join(f"{r.dt} ({r.error})" for r in report.failed)
+        days = ", ".join(f"{r.dt} ({one_line(r.error or '')})" for r in report.failed)
         raise PartitionsFailed(
             f"{len(report.failed)} of {len(runs)} partitions failed: {days}", report
         )

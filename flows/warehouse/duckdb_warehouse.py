@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from flows.errors import WarehouseBusy, first_line
+from flows.errors import WarehouseBusy, one_line
 from flows.lake.layout import Lake
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import LakeTable
@@ -99,9 +99,7 @@ class DuckDBWarehouse:
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
-            raise WarehouseBusy(
-                f"{self.name} is held by another process (a run writes it): {first_line(exc)}"
-            ) from exc
+            raise WarehouseBusy(one_line(exc)) from exc
         try:
             yield con
         finally:

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from flows.cli.main import main
-from flows.errors import PartitionsFailed
+from flows.errors import PartitionsFailed, one_line
 from flows.pipeline.plan import PlannedDay, plan, step_states
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
@@ -134,7 +134,10 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     (failed,) = first.failed
     assert failed.error is not None
     assert failed.error.startswith(f"dwh: dbt layer dwh failed for partition {DAY3}: fct_injected")
-    assert str(raised.value) == f"1 of 5 partitions failed: {DAY3} ({failed.error})"
+    assert str(raised.value) == f"1 of 5 partitions failed: {DAY3} ({one_line(failed.error)})"
+    assert one_line(failed.error).endswith(
+        f"model fct_injected: Invalid Input Error: injected failure for {DAY3}"
+    )
 
     latest = ws.ledger.latest()
     expected: dict[tuple[date, str], tuple[int, str, str | None]] = {
