@@ -81,7 +81,7 @@ test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt 
 	$(BIN)/pytest -q -x tests/unit
 
 test: install lint browser bq-check ## everything CI checks (README's test command)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30  # one file per worker: its module fixtures build once
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
 # each gets its own venv, installed from PyPI by pip.

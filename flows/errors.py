@@ -229,7 +229,17 @@ def one_line(error: BaseException | str, limit: int = ONE_LINE_LIMIT) -> str:
         return type(error).__name__ if isinstance(error, BaseException) else ""
     text = _blocks(_dbt_nodes(_unlocked(text)))
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else _cut_middle(text, limit)
+
+
+def _cut_middle(text: str, limit: int) -> str:
+    """The text in `limit` characters: its head and its tail around " … ".
+
+    An error says what failed first and what to do last, so the cut falls in between.
+    """
+    tail = (limit - 3) // 3
+    head = limit - 3 - tail
+    return f"{text[:head].rstrip():<{head}} … {text[-tail:].lstrip():>{tail}}"
 
 
 def transient_text(message: str) -> bool:

@@ -85,9 +85,19 @@ def test_each_failed_dbt_node_keeps_its_first_words_after_its_name() -> None:
     )
 
 
-def test_a_long_error_is_cut_at_the_limit_with_an_ellipsis() -> None:
+def test_a_long_error_is_cut_in_the_middle_to_the_limit() -> None:
     line = one_line("x " * 400, limit=80)
-    assert len(line) == 80 and line.endswith("…") and "\n" not in line
+    assert len(line) == 80 and " … " in line and "\n" not in line
+
+
+def test_a_long_error_keeps_its_head_and_what_to_do_at_its_end() -> None:
+    # A long PREFECT_HOME path once pushed the advice past the limit (CI, a deep tmp path).
+    advice = "run `make install` (it migrates Prefect's database ahead), or run `make serve`"
+    message = f"Prefect's temporary server (PREFECT_HOME=/tmp/{'d' * 300}) did not start — {advice}"
+    line = one_line(message)
+    assert len(line) == 300
+    assert line.startswith("Prefect's temporary server (PREFECT_HOME=/tmp/ddd")
+    assert line.endswith(advice) and " … " in line
 
 
 def test_a_locked_duckdb_file_names_the_file_its_holder_and_what_to_do(tmp_path: Path) -> None:
