@@ -173,9 +173,9 @@ def start_temporary_server(home: Path) -> str:
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SluiceError(
-            f"Prefect's temporary server (PREFECT_HOME={home}) did not start within "
-            f"{timeout} s: {reason[:200]} — run `make install` (it migrates Prefect's database "
-            "ahead), or start a server with `make serve` and run again"
+            f"Prefect's temporary server did not start within {timeout} s — run `make install` "
+            "(it migrates Prefect's database ahead), or start a server with `make serve` and "
+            f"run again (PREFECT_HOME={home}; Prefect said: {reason[:200]})"
         ) from exc
     return str(temporary.api_url)
 
