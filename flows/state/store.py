@@ -78,6 +78,11 @@ create table if not exists accepted_days (
     accepted_at text not null,
     primary key (dt, layer)
 );
+create table if not exists project_card (
+    id integer primary key check (id = 1),
+    card text not null,
+    written_at text not null
+);
 create table if not exists ops_published (
     table_name text primary key,
     digest text not null,
