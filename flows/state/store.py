@@ -108,7 +108,8 @@ class MirrorTable:
 
 
 # The locks are not published: they are the working state of the running processes only
-# (nor is ops_published, which remembers what the last publish of each table sent).
+# (nor is ops_published, which remembers what the last publish of each table sent, nor the
+# project card, which describes the project's files).
 MIRRORED = (
     MirrorTable(
         "partition_attempts",
