@@ -51,6 +51,8 @@ GOALS: dict[str, tuple[str, str]] = {
         "`make pr-check` of a one-model change, base cached ÷ no cache",
         "warm ≤ 60 s",
     ),
+    "status_vs_help": ("`sluice status` ÷ `sluice --help`, fresh processes", "≤ 2.5"),
+    "incidents_vs_help": ("`sluice incidents` ÷ `sluice --help`, fresh processes", "≤ 2.5"),
 }
 
 

@@ -142,43 +142,19 @@ def _accept(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from flows.cli import tables
-    from flows.pipeline.plan import step_states
-    from flows.pipeline.workspace import Workspace
+    from flows.cli import read_only
 
-    ws = Workspace.open()
-    first, last = ws.ledger.span()
-    start = args.start or first or args.end
-    end = args.end or last or start
-    if start is None or end is None:
-        print("[]" if args.json else "no partition has run yet")
-        return 0
-    states = step_states(ws, start, end)
-    if args.json:
-        print(json.dumps([s.as_json() for s in states], indent=2))
-    else:
-        tables.print_states(states)
-    return 0
+    return read_only.status(args)
 
 
 def _incidents(args: argparse.Namespace) -> int:
-    from flows.alerts.incidents import Incidents
-    from flows.cli import tables
-    from flows.settings import get_settings
-    from flows.state.store import StateStore
+    from flows.cli import read_only
 
-    found = Incidents(StateStore(get_settings().state)).history(open_only=args.open)
-    if args.json:
-        print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
-    elif found:
-        tables.print_incidents(found)
-    else:
-        print("no open incident" if args.open else "no incident yet")
-    return 0
+    return read_only.incidents(args)
 
 
 def _watchdog(args: argparse.Namespace) -> int:
-    from flows.cli import tables
+    from flows.cli.state_tables import print_incidents
     from flows.ops import watchdog
     from flows.pipeline.workspace import Workspace
 
@@ -188,7 +164,7 @@ def _watchdog(args: argparse.Namespace) -> int:
     print(f"checked {len(findings)} due deadlines: {len(late)} late")
     for finding in late:
         print(f"  late: {finding.why}")
-    tables.print_incidents(ws.incidents.history(open_only=True))
+    print_incidents(ws.incidents.history(open_only=True))
     return 1 if late else 0
 
 

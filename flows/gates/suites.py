@@ -9,12 +9,11 @@ from typing import Any
 
 from flows.errors import ProjectError
 from flows.gates.defaults import default_suite
+from flows.project.code import SUITES_DIR
 from flows.project.identifiers import database_name, identifier
 from flows.project.manifest import QUARANTINE, RAW_LAYER, Project
 from flows.project.nodes import models, node_meta
 from flows.project.windows import Window, window_of
-
-SUITES_DIR = Path("expectations") / "expectations"
 
 
 @dataclass(frozen=True)

@@ -1,116 +1,32 @@
-"""Where every (lake day, step) stands, from the ledger, the current code and the lake."""
+"""Plans: the lake days a run must process and from which step, from where every step stands
+(flows/state/step_states.py) and what the warehouse holds."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import StrEnum
+from functools import partial
 
-from flows.dates import iter_days
 from flows.errors import WarehouseBusy
 from flows.lake.layout import fingerprint
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import QUARANTINE, RAW_LAYER
-from flows.state.ledger import Attempt, Status
-
-
-class State(StrEnum):
-    """Where a step of a lake day stands: its latest attempt, judged against code and lake."""
-
-    NEVER_RUN = "never run"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    STALE = "stale"
-
+from flows.state.step_states import UPSTREAM_AGAIN, Now, State, StepState
+from flows.state.step_states import step_states as judge
 
 log = logging.getLogger(__name__)
-NEEDS_RUN = (State.NEVER_RUN, State.FAILED, State.BLOCKED, State.STALE)
-
-
-@dataclass(frozen=True)
-class StepState:
-    """Where one step of one lake day stands."""
-
-    dt: date
-    layer: str
-    state: State
-    attempts: int
-    latest: Attempt | None
-    why: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        latest = self.latest
-        return {
-            "date": self.dt.isoformat(),
-            "layer": self.layer,
-            "state": self.state,
-            "attempts": self.attempts,
-            "why": self.why,
-            "run_id": latest.run_id if latest else None,
-            "started_at": latest.started_at.isoformat() if latest else None,
-            "finished_at": latest.finished_at.isoformat()
-            if latest and latest.finished_at
-            else None,
-            "seconds": round(latest.seconds, 3) if latest and latest.seconds is not None else None,
-            "rows_in": latest.rows_in if latest else None,
-            "rows_out": latest.rows_out if latest else None,
-            "quarantined": latest.quarantined if latest else None,
-            "error_class": latest.error_class if latest else None,
-            "error_message": latest.error_message if latest else None,
-        }
-
-
-def _state(latest: Attempt | None, code: str, inputs: str, live: bool) -> tuple[State, str]:
-    if latest is None:
-        return State.NEVER_RUN, ""
-    if latest.status in (Status.FAILED, Status.BLOCKED):
-        return State(latest.status), f"{latest.error_class}: {latest.error_message}"
-    if latest.status == Status.RUNNING and live:
-        return State.RUNNING, f"run {latest.run_id}"
-    if latest.status == Status.RUNNING:
-        return State.FAILED, f"abandoned: run {latest.run_id} ended before the step finished"
-    if latest.code_version != code:
-        return State.STALE, "the code changed since it succeeded"
-    if latest.input_fingerprint != inputs:
-        return State.STALE, "the lake partition changed since it succeeded"
-    return State.SUCCEEDED, ""
 
 
 def step_states(ws: Workspace, start: date, end: date) -> list[StepState]:
     """Every step of every lake day in [start, end], in order."""
-    attempts = ws.ledger.attempts(start, end)
-    counts: dict[tuple[date, str], int] = {}
-    latest: dict[tuple[date, str], Attempt] = {}
-    for each in attempts:
-        key = (each.dt, each.layer)
-        counts[key] = counts.get(key, 0) + 1
-        latest[key] = each
-    codes = {layer: ws.project.code_version(layer) for layer in ws.project.steps}
-    accepted = ws.ledger.accepted()
-    states = []
-    for dt in iter_days(start, end):
-        inputs = fingerprint(ws.lake, ws.project.lake_tables, dt)
-        holder = ws.locks.holder(f"partition:{dt.isoformat()}")
-        live_run = holder.run_id if holder is not None and ws.locks.is_live(holder) else None
-        upstream_ok = True
-        for layer in ws.project.steps:
-            attempt = latest.get((dt, layer))
-            running = attempt is not None and attempt.run_id == live_run
-            state, why = _state(attempt, codes[layer], inputs, running)
-            if (dt, layer) in accepted:
-                why = f"accepted: {accepted[(dt, layer)]}; {why}".rstrip("; ")
-            if upstream_ok is False and state == State.SUCCEEDED:
-                state, why = State.STALE, "an upstream step of this day must run again"
-            upstream_ok = upstream_ok and state == State.SUCCEEDED
-            states.append(
-                StepState(
-                    dt, layer, state, counts.get((dt, layer), 0), latest.get((dt, layer)), why
-                )
-            )
-    return states
+    now = Now(
+        codes=ws.code_versions(),
+        lake=partial(fingerprint, ws.lake, ws.project.lake_tables),
+        live_run=lambda dt: ws.locks.live_run(f"partition:{dt.isoformat()}"),
+        accepted=ws.ledger.accepted(),
+    )
+    return judge(ws.project.steps, ws.ledger.attempts(start, end), start, end, now)
 
 
 @dataclass(frozen=True)
@@ -175,7 +91,7 @@ def _verified(ws: Workspace, states: list[StepState]) -> list[StepState]:
     for state in states:
         why = gaps.get((state.dt, state.layer))
         if why is None and state.dt in broken and state.state == State.SUCCEEDED:
-            why = "an upstream step of this day must run again"
+            why = UPSTREAM_AGAIN
         if why is not None:
             broken.add(state.dt)
             state = replace(state, state=State.STALE, why=why)

@@ -239,7 +239,7 @@ def _start(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
         dt,
         layer,
         run_id,
-        code_version=ws.project.code_version(layer),
+        code_version=ws.code_versions()[layer],
         input_fingerprint=fingerprint(ws.lake, ws.project.lake_tables, dt),
         git_sha=ws.git_sha,
     )

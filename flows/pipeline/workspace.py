@@ -14,9 +14,11 @@ from flows.gates.runner import Gates
 from flows.lake.layout import Lake
 from flows.lake.opener import open_lake
 from flows.pipeline.blocking import Blocker
+from flows.project.code import code_versions
 from flows.project.dbt_runner import DbtProject
 from flows.project.manifest import AUDIT_SUFFIX, ModelTable, Project, build_project, git_sha
 from flows.settings import Secrets, Settings, get_settings, holiday_dates
+from flows.state.cards import save_card
 from flows.state.ledger import Ledger
 from flows.state.locks import Locks
 from flows.state.store import StateStore
@@ -67,6 +69,7 @@ class Workspace:
         dbt = DbtProject(settings, {**warehouse.dbt_vars, **BUILD_VARS})
         store = StateStore(settings.state)
         project = build_project(dbt.manifest, settings.project_dir, AUDIT_SUFFIX)
+        save_card(store, project.card(), clock().isoformat())  # what status reads, unparsed
         incidents = open_incidents(settings, store, clock)
         return cls(
             settings=settings,
@@ -79,6 +82,10 @@ class Workspace:
             git_sha=git_sha(settings.project_dir),
             incidents=incidents,
         )
+
+    def code_versions(self) -> dict[str, str]:
+        """Each step's code version now: a digest of its files (what the ledger records)."""
+        return code_versions(self.settings.project_dir, self.project.card())
 
     @cached_property
     def store(self) -> StateStore:

@@ -1,8 +1,7 @@
-"""The dbt project as the pipeline sees it: steps, lake tables, model tables and code versions."""
+"""The dbt project as the pipeline sees it: steps, lake tables, model tables and its card."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import yaml
 
 from flows.errors import ProjectError
+from flows.project.code import SUITES_DIR, ProjectCard, StepFiles
 from flows.project.deadlines import Deadline, parse_deadline
 from flows.project.lake_tables import LakeTable, lake_tables
 from flows.project.nodes import models, node_meta
@@ -66,22 +66,35 @@ class Project:
         suffix = self.build_suffix
         return schema[: -len(suffix)] if suffix and schema.endswith(suffix) else schema
 
-    def code_version(self, layer: str) -> str:
-        """A digest of the code a layer runs: its models and macros (for raw: the lake specs)."""
-        if layer == RAW_LAYER:
-            parts = [repr(table) for table in self.lake_tables]
-        else:
-            parts = [
-                f"{node.unique_id}:{node.checksum.checksum}"
-                for node in models(self.manifest)
-                if node_meta(node).get("layer") == layer
-            ]
-            parts += [
-                f"{uid}:{hashlib.sha256(macro.macro_sql.encode()).hexdigest()}"
-                for uid, macro in sorted(self.manifest.macros.items())
-                if macro.package_name == self.manifest.metadata.project_name
-            ]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    def card(self) -> ProjectCard:
+        """The steps, the files each one's code version hashes, and the lake tables: raw hashes
+        the sources YAML of the lake tables and the raw suites; a dbt layer the folders of its
+        models and of the project's macros, and its suites; every step dbt_project.yml."""
+        manifest = self.manifest
+        own = manifest.metadata.project_name
+        macros = [m for m in manifest.macros.values() if m.package_name == own]
+        lake = {(t.source, t.name) for t in self.lake_tables}
+        sources = [s for s in manifest.sources.values() if (s.source_name, s.name) in lake]
+        paths: dict[str, set[str]] = {
+            RAW_LAYER: {*(s.original_file_path for s in sources), _suites(RAW_SCHEMA)},
+            **{layer: {_folder(m.original_file_path) for m in macros} for layer in self.layers},
+        }
+        for node in models(manifest):
+            layer = node_meta(node).get("layer")
+            if layer in self.layers:
+                paths[layer] |= {
+                    _folder(node.original_file_path),
+                    _suites(self.published_schema(node.schema)),
+                }
+                if node.patch_path:  # "<project>://models/dwh/_dwh__models.yml"
+                    paths[layer].add(_folder(node.patch_path.split("://", 1)[-1]))
+        return ProjectCard(
+            steps=tuple(
+                StepFiles(step, tuple(sorted({*paths[step], "dbt_project.yml"})))
+                for step in self.steps
+            ),
+            lake_tables=self.lake_tables,
+        )
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -205,6 +218,16 @@ class Project:
             if node.name == name:
                 return node
         raise ProjectError(f"no model named {name!r} in the dbt project")
+
+
+def _folder(path: str) -> str:
+    """The folder of a project file (relative, POSIX)."""
+    return Path(path).parent.as_posix()
+
+
+def _suites(schema: str) -> str:
+    """The folder of a schema's expectation suites (relative, POSIX)."""
+    return (SUITES_DIR / schema).as_posix()
 
 
 def ordered_layers(manifest: Any) -> tuple[str, ...]:

@@ -80,6 +80,11 @@ class Locks:
         """True while a holder's lease runs and its process is not provably gone."""
         return not self._can_take_over(holder, self.clock())
 
+    def live_run(self, key: str) -> str | None:
+        """The run holding a lock while it lives (None: free, or its holder is gone)."""
+        holder = self.holder(key)
+        return holder.run_id if holder is not None and self.is_live(holder) else None
+
     def _can_take_over(self, current: Holder, now: datetime) -> bool:
         """A holder on this host is taken over only once its process is gone (whatever its
         lease says); one on another host, once its lease expired without being renewed."""

@@ -78,6 +78,11 @@ create table if not exists accepted_days (
     accepted_at text not null,
     primary key (dt, layer)
 );
+create table if not exists project_card (
+    id integer primary key check (id = 1),
+    card text not null,
+    written_at text not null
+);
 create table if not exists ops_published (
     table_name text primary key,
     digest text not null,
@@ -103,7 +108,8 @@ class MirrorTable:
 
 
 # The locks are not published: they are the working state of the running processes only
-# (nor is ops_published, which remembers what the last publish of each table sent).
+# (nor is ops_published, which remembers what the last publish of each table sent, nor the
+# project card, which describes the project's files).
 MIRRORED = (
     MirrorTable(
         "partition_attempts",

@@ -180,7 +180,7 @@ def test_an_added_model_runs_and_only_its_failed_day_is_retried(
     added = [(a.dt, a.layer, a.attempt, a.status) for a in after if a.run_id == second.run_id]
     assert added == [(DAY3, "dwh", 3, Status.SUCCEEDED), (DAY3, "marts", 1, Status.SUCCEEDED)]
     retried = ws.ledger.latest()[DAY3, "dwh"]
-    assert retried.code_version == ws.project.code_version("dwh")
+    assert retried.code_version == ws.code_versions()["dwh"]
     assert retried.code_version != latest[DAY3, "dwh"].code_version
 
     assert query(warehouse, injected) == [(str(DAY3), events)]

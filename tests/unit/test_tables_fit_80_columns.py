@@ -14,11 +14,12 @@ from rich.console import Console
 
 from flows.alerts.incidents import Incident, Kind, Severity
 from flows.alerts.incidents import Status as IncidentStatus
-from flows.cli import tables
+from flows.cli import state_tables, tables
 from flows.gates.checks import Check, GateResult
-from flows.pipeline.plan import PlannedDay, State, StepState
+from flows.pipeline.plan import PlannedDay
 from flows.pipeline.run_records import LayerSummary, PartitionRun, RunReport
 from flows.state.ledger import Attempt, Status
+from flows.state.step_states import State, StepState
 from flows.warehouse.records import Sweep
 
 DAY = date(2026, 11, 3)
@@ -62,10 +63,10 @@ def test_the_status_table_fits_80_columns() -> None:
         StepState(DAY, "marts", State.BLOCKED, 3, attempt("marts", Status.BLOCKED), LONG_WHY),
         StepState(DAY + timedelta(days=1), "dwh", State.NEVER_RUN, 0, None),
     ]  # fmt: skip
-    lines = rendered(lambda console: tables.print_states(states, console))
+    lines = rendered(lambda console: state_tables.print_states(states, console))
     assert_fits(lines, ["2026-11-03", "2026-11-04", "succeeded", "blocked", "never run",
                         "12,345,678", "2026-11-02", "fct_events"])  # fmt: skip
-    wide = rendered(lambda console: tables.print_states(states, console), 120)
+    wide = rendered(lambda console: state_tables.print_states(states, console), 120)
     assert_fits(wide, ["1234.5", "12,345,678"], 120)
 
 
@@ -98,7 +99,7 @@ def test_the_incidents_table_fits_80_columns_and_shows_more_when_wider(
         incident(IncidentStatus.OPEN, Kind.GATE_BLOCKED, 12_345),
         incident(IncidentStatus.RESOLVED, Kind.SOURCE_STALE, 2),
     ]
-    lines = rendered(lambda console: tables.print_incidents(found, console), width)
+    lines = rendered(lambda console: state_tables.print_incidents(found, console), width)
     assert_fits(lines, ["critical", "resolved", "gate_blocked", "source_stale", "2026-11-03",
                         "12345", "marts", "fct_events"], width)  # fmt: skip
     assert any("2026-11-04 06:00:00" in line for line in lines) is last_seen
