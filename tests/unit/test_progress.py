@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from flows.pipeline.progress import (
     ended,
     line,
 )
+from flows.pipeline.progress_display import showing
 from flows.state.ledger import Ledger, Outcome, Status
 from flows.state.store import StateStore
 
@@ -186,3 +188,28 @@ def test_the_longest_line_fits_80_columns_and_keeps_its_dates_whole() -> None:
     assert line(step("marts", days, 36_000, Ended.BLOCKED), progress).startswith(
         "progress 9998/9999 marts 2026-11-01..2027-01-29"
     )
+
+
+def test_off_a_terminal_and_outside_a_flow_each_finished_step_is_one_line_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = RunProgress({"raw": 2, "dwh": 2}, Estimator({"dwh": [5.0]}))
+
+    with showing(progress) as reporter:
+        reporter.started("raw", [NOV_1])
+        reporter.finished("raw", [NOV_1], Ended.FAILED)
+        reporter.started("raw", [NOV_2])
+        reporter.finished("raw", [NOV_2], Ended.OK)
+        reporter.skipped("dwh", [NOV_1])
+        reporter.started("dwh", [NOV_2])
+        reporter.finished("dwh", [NOV_2], Ended.BLOCKED)
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert re.fullmatch(
+        r"progress 1/4 raw 2026-11-01 failed \d+\.\ds · left estimating…\n"
+        r"progress 2/4 raw 2026-11-02 ok \d+\.\ds · left ~10\.0s\n"
+        r"progress 3/4 dwh 2026-11-01 skipped · left ~5\.0s\n"
+        r"progress 4/4 dwh 2026-11-02 blocked \d+\.\ds · left 0s\n",
+        err,
+    ), err
