@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import date
 from itertools import pairwise
@@ -13,6 +14,8 @@ from pathlib import Path
 from flows.errors import PartitionsFailed, one_line
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
+from flows.pipeline.progress import Ended, Estimator, RunProgress, ended
+from flows.pipeline.progress_display import Reporter, showing
 from flows.pipeline.run_records import PartitionRun, RunReport
 from flows.pipeline.steps import run_batch_step, run_step
 from flows.pipeline.summary import summarize
@@ -37,11 +40,16 @@ def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str |
     return groups
 
 
-def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str) -> None:
+def _step_days(
+    ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str, reporter: Reporter
+) -> None:
     """Run one step for every live day: dbt layers of contiguous days in one invocation."""
     live = [dt for dt, run in runs.items() if not run.stopped]
+    for days, _ in _groups([(dt, None) for dt, run in runs.items() if run.stopped]):
+        reporter.skipped(layer, days)
     batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
     if batchable and not ws.blocker().blocked(layer, live):
+        reporter.started(layer, live)
         try:
             attempts = run_batch_step(ws, live, layer, run_id, live[0], live[-1])
         except Exception:
@@ -49,29 +57,50 @@ def _step_days(ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id
         if attempts:
             for attempt in attempts:
                 runs[attempt.dt].record(attempt)
+            reporter.finished(layer, live, ended([a.status for a in attempts]))
             return
     for dt in live:
+        reporter.started(layer, [dt])
         try:
-            runs[dt].record(run_step(ws, dt, layer, run_id))
+            attempt = run_step(ws, dt, layer, run_id)
         except Exception as exc:
             runs[dt].fail(layer, exc)
+            reporter.finished(layer, [dt], Ended.FAILED)
+            continue
+        runs[dt].record(attempt)
+        reporter.finished(layer, [dt], ended([attempt.status]))
+
+
+def _layers(ws: Workspace, from_layer: str | None) -> tuple[str, ...]:
+    steps = ws.project.steps
+    return steps[steps.index(from_layer) :] if from_layer else steps
 
 
 def run_days(
-    ws: Workspace, days: list[date], run_id: str, *, from_layer: str | None = None
+    ws: Workspace,
+    days: list[date],
+    run_id: str,
+    reporter: Reporter,
+    *,
+    from_layer: str | None = None,
 ) -> list[PartitionRun]:
     """Run lake days' steps in order (from `from_layer` on); a failed day stops alone."""
     began = time.perf_counter()
     runs = {dt: PartitionRun(dt) for dt in days}
-    steps = ws.project.steps
     with ExitStack() as stack:
         for dt in days:
             stack.enter_context(ws.locks.holding(f"partition:{dt.isoformat()}", run_id))
-        for layer in steps[steps.index(from_layer) :] if from_layer else steps:
-            _step_days(ws, runs, layer, run_id)
+        for layer in _layers(ws, from_layer):
+            _step_days(ws, runs, layer, run_id, reporter)
     for run in runs.values():
         run.seconds = time.perf_counter() - began
     return list(runs.values())
+
+
+def _planned(ws: Workspace, groups: list[tuple[list[date], str | None]]) -> RunProgress:
+    """The run's units: each planned day once per step it runs from its first step on."""
+    units = Counter(layer for days, first in groups for layer in _layers(ws, first) for _ in days)
+    return RunProgress(units, Estimator.from_ledger(ws.ledger, ws.project.steps))
 
 
 def recover(ws: Workspace) -> list[tuple[date, str]]:
@@ -107,11 +136,13 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
         ws.check_warehouse()
         recover(ws)
-        runs = [
-            run
-            for days, layer in _groups(plan)
-            for run in run_days(ws, days, run_id, from_layer=layer)
-        ]
+        groups = _groups(plan)
+        with showing(_planned(ws, groups)) as reporter:
+            runs = [
+                run
+                for days, layer in groups
+                for run in run_days(ws, days, run_id, reporter, from_layer=layer)
+            ]
         docs = _build_docs(ws, run_id)
         report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
     run_report.publish(ws.settings.reports_dir, report, ws.ledger.clock())

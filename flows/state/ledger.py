@@ -95,6 +95,17 @@ def _attempt(row: Any) -> Attempt:
     )
 
 
+def _per_day_seconds(row: Any) -> float:
+    seconds = (
+        datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])
+    ).total_seconds()
+    batch = json.loads(row["details"] or "{}").get("batch")
+    if not batch:
+        return seconds
+    first, last = (date.fromisoformat(end) for end in batch.split(".."))
+    return seconds / ((last - first).days + 1)
+
+
 class Ledger:
     """Records attempts; answers what the latest attempt of each step was.
 
@@ -240,6 +251,17 @@ class Ledger:
             {"running": Status.RUNNING},
         )
         return [_attempt(row) for row in rows]
+
+    def recent_durations(self, layer: str, limit: int = 20) -> list[float]:
+        """Seconds per lake day of a step's last `limit` successful attempts, newest first
+        (an attempt of a batch of n days ran for all of them: its time counts 1/n)."""
+        rows = self.store.read(
+            """select started_at, finished_at, details from partition_attempts
+            where layer = :layer and status = :succeeded and finished_at is not null
+            order by finished_at desc limit :limit""",
+            {"layer": layer, "succeeded": Status.SUCCEEDED, "limit": limit},
+        )
+        return [_per_day_seconds(row) for row in rows]
 
     def span(self) -> tuple[date | None, date | None]:
         """The first and last lake day with any attempt."""

@@ -28,6 +28,9 @@ create table if not exists partition_attempts (
     details text,
     primary key (dt, layer, attempt)
 );
+-- a step's recent successful durations (the progress estimate) without a scan
+create index if not exists partition_attempts_by_layer
+    on partition_attempts (layer, status, finished_at);
 create table if not exists gate_checks (
     dt text not null,
     layer text not null,

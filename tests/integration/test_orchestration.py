@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,36 @@ def sluice_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
         "SLUICE_TARGET": "dev",
     }.items():
         monkeypatch.setenv(name, str(value))
+
+
+def sluice_process(
+    settings: Settings, folder: Path, *argv: str
+) -> subprocess.CompletedProcess[str]:
+    """The `sluice` command in a process of its own (no terminal) on a test's files, reporting
+    to the session's throwaway Prefect server (the CLI need not start its own)."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    assert api_url
+    env = {
+        **os.environ,
+        "SLUICE_PROJECT_DIR": str(settings.project_dir),
+        "SLUICE_LAKE": str(settings.lake),
+        "SLUICE_DUCKDB": str(settings.duckdb),
+        "SLUICE_STATE": str(settings.state),
+        "SLUICE_TARGET": "dev",
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_API_URL": api_url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *argv],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 # ---- a. a new model, a failed day, and a retry of that day only ----------------------------
@@ -254,8 +285,6 @@ def _warehouse_and_ledger(warehouse: Path, ws: Workspace) -> tuple[Any, ...]:
 
 @pytest.fixture(scope="module")
 def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> RefusedRun:
-    from prefect.settings import PREFECT_API_URL
-
     folder = tmp_path_factory.mktemp("locked")
     warehouse, state = copy_build(clean, folder)
     settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
@@ -263,27 +292,7 @@ def refused_run(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> Refus
     assert ws.warehouse.lock_key is not None
     holder = Locks(StateStore(state), pid=os.getpid()).acquire(ws.warehouse.lock_key, "other-run-7")
     before = _warehouse_and_ledger(warehouse, ws)
-    api_url = PREFECT_API_URL.value()
-    assert api_url  # the session's throwaway server: the CLI need not start its own
-    env = {
-        **os.environ,
-        "SLUICE_PROJECT_DIR": str(settings.project_dir),
-        "SLUICE_LAKE": str(settings.lake),
-        "SLUICE_DUCKDB": str(settings.duckdb),
-        "SLUICE_STATE": str(settings.state),
-        "SLUICE_TARGET": "dev",
-        "PREFECT_HOME": str(folder / "prefect"),
-        "PREFECT_API_URL": api_url,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "flows", "run", "--date", DAYS[-1].isoformat()],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = sluice_process(settings, folder, "run", "--date", DAYS[-1].isoformat())
     return RefusedRun(
         holder,
         done.returncode,
@@ -382,3 +391,37 @@ def test_status_json_has_every_step_of_every_day_with_its_latest_attempt(
         for layer in ("dwh", "marts"):
             counts = (by_layer[layer][k] for k in ("rows_in", "rows_out", "quarantined"))
             assert tuple(counts) == (None, None, None)
+
+
+# ---- e. progress -----------------------------------------------------------------------------
+
+# after the logger's prefix: `INFO:prefect.flow_runs:` here, `... | Flow run 'x' - ` on a worker
+PROGRESS = re.compile(r"\bprogress (\d+)/(\d+) (\S+) (\S+) (\w+) [\d.hms]+ · left (\S+)$")
+
+
+def test_a_backfill_off_the_terminal_logs_one_progress_line_per_finished_step(
+    snapshot: Path, lake: Path, tmp_path: Path
+) -> None:
+    settings = settings_at(snapshot, lake, tmp_path / "warehouse.duckdb")
+    first, last = DAYS[0], DAYS[2]
+
+    done = sluice_process(settings, tmp_path, "backfill", "--start", str(first), "--end", str(last))
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = [m.groups() for m in map(PROGRESS.search, done.stderr.splitlines()) if m]
+    batch = f"{first}..{last}"
+    assert [step[:5] for step in shown] == [
+        ("1", "9", "raw", str(first), "ok"),
+        ("2", "9", "raw", str(DAYS[1]), "ok"),
+        ("3", "9", "raw", str(last), "ok"),
+        ("6", "9", "dwh", batch, "ok"),
+        ("9", "9", "marts", batch, "ok"),
+    ], done.stderr[-3000:]
+    assert len(re.findall(r"\bprogress \d", done.stderr)) == len(shown)
+    assert shown[-1][5] == "0s"
+    # no history: the estimate is this run's own times from its first step on
+    assert all(left.startswith("~") for *_, left in shown[:-1])
+    attempts = Workspace.open(settings).ledger.attempts()
+    assert sorted((a.layer, a.status) for a in attempts) == sorted(
+        (layer, Status.SUCCEEDED) for layer in LAYERS for _ in range(3)
+    )
