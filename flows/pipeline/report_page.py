@@ -19,6 +19,8 @@ text-align:left}th{background:#eee}td.cell{text-align:center;min-width:6em}
 STATES = ("succeeded", "failed", "blocked", "running", "never run")
 COLOURS = {"passed": "#66bb6a", "warned": "#ffa726", "blocked": "#e53935"}
 CONFIG = {"displaylogo": False, "responsive": True}
+MARGIN = {"t": 40, "b": 40}
+DAY_MS = 86_400_000  # a date axis counts milliseconds
 
 
 def esc(value: object) -> str:
@@ -151,39 +153,40 @@ def _volume_figure(overview: Overview) -> Any:
         points = [v for v in overview.volumes if v.suite == suite]
         for trace in _volume_traces(points, legend=row == 1):
             figure.add_trace(trace, row=row, col=1)
-    figure.update_layout(height=120 + 260 * len(suites), template="plotly_white")
+    figure.update_layout(
+        height=120 + 260 * len(suites), barmode="overlay", template="plotly_white", margin=MARGIN
+    )
     return figure
 
 
 def _volume_traces(points: list[Volume], *, legend: bool) -> list[Any]:
-    """The band a critical check blocks outside, the band that only warns, the rows seen."""
+    """Each day's range that a critical check blocks outside and the finer one of the first
+    weeks that only warns (a floating bar per day; none where only a floor applied), and the
+    rows seen."""
     import plotly.graph_objects as go
 
     days = [v.dt.isoformat() for v in points]
     traces = []
-    for name, bands, colour in (
-        ("blocks outside", [v.blocks for v in points], "rgba(229,57,53,0.12)"),
-        ("warns outside", [v.warns for v in points], "rgba(255,167,38,0.22)"),
+    for name, bands, colour, width in (
+        ("blocks outside", [v.blocks for v in points], "rgba(229,57,53,0.15)", 0.8),
+        ("warns outside", [v.warns for v in points], "rgba(255,167,38,0.35)", 0.5),
     ):
         drawn = [b if b is not None and b.high is not None else None for b in bands]
         if not any(drawn):
             continue
-        group = {"legendgroup": name, "hoverinfo": "skip", "mode": "lines", "line": {"width": 0}}
-        highs = [b.high if b else None for b in drawn]
-        traces.append(go.Scatter(x=days, y=highs, showlegend=False, **group))
-        lows = [b.low if b else None for b in drawn]
         traces.append(
-            go.Scatter(
+            go.Bar(
                 x=days,
-                y=lows,
-                fill="tonexty",
-                fillcolor=colour,
+                y=[b.high - b.low if b and b.high is not None else None for b in drawn],
+                base=[b.low if b else None for b in drawn],
+                width=width * DAY_MS,
+                marker={"color": colour},
                 name=name,
+                legendgroup=name,
                 showlegend=legend,
-                **group,
+                hoverinfo="skip",
             )
         )
-    outside = [_outside(v) for v in points]
     traces.append(
         go.Scatter(
             x=days,
@@ -193,7 +196,7 @@ def _volume_traces(points: list[Volume], *, legend: bool) -> list[Any]:
             legendgroup="rows",
             showlegend=legend,
             line={"color": "#1e88e5"},
-            marker={"size": 9, "color": ["#e53935" if o else "#1e88e5" for o in outside]},
+            marker={"size": 9, "color": [_marker(v) for v in points]},
             text=[_volume_hover(v) for v in points],
             hovertemplate="%{text}<extra></extra>",
         )
@@ -201,12 +204,14 @@ def _volume_traces(points: list[Volume], *, legend: bool) -> list[Any]:
     return traces
 
 
-def _outside(volume: Volume) -> bool:
-    """Whether the day's rows fell outside the range its critical check blocks outside."""
-    band = volume.blocks
-    if band is None:
-        return False
-    return volume.observed < band.low or (band.high is not None and volume.observed > band.high)
+def _marker(volume: Volume) -> str:
+    """Red outside the range that blocks, orange outside the one that warns, else blue."""
+    for band, colour in ((volume.blocks, COLOURS["blocked"]), (volume.warns, COLOURS["warned"])):
+        if band is not None and (
+            volume.observed < band.low or (band.high is not None and volume.observed > band.high)
+        ):
+            return colour
+    return "#1e88e5"
 
 
 def _volume_hover(volume: Volume) -> str:
@@ -226,7 +231,7 @@ def _durations_figure(overview: Overview) -> Any:
         seconds = [overview.cell(dt, step).seconds for dt in overview.days]
         figure.add_trace(go.Scatter(x=days, y=seconds, mode="lines+markers", name=esc(step)))
     figure.update_layout(
-        height=360, template="plotly_white", yaxis_title="seconds (latest attempt)"
+        height=360, template="plotly_white", yaxis_title="seconds (latest attempt)", margin=MARGIN
     )
     return figure
 
@@ -241,5 +246,7 @@ def _gates_figure(overview: Overview) -> Any:
     for name, colour in COLOURS.items():
         counts = [getattr(g, name) for g in overview.gate_days]
         figure.add_trace(go.Bar(x=days, y=counts, name=name, marker_color=colour))
-    figure.update_layout(barmode="stack", height=360, template="plotly_white", yaxis_title="checks")
+    figure.update_layout(
+        barmode="stack", height=360, template="plotly_white", yaxis_title="checks", margin=MARGIN
+    )
     return figure
