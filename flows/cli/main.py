@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from flows.cli import report_command
 from flows.cli.environment import apply_offline_defaults
 from flows.cli.parser import build_parser
 from flows.dates import check_order
@@ -362,6 +363,7 @@ _COMMANDS = {
     "server": _server,
     "gates": _gates,
     "incidents": _incidents,
+    "report": report_command.run,
     "watchdog": _watchdog,
     "ops": _ops,
     "lineage": _lineage,

@@ -93,6 +93,18 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     status.add_argument("--end", type=_date)
     status.add_argument("--json", action="store_true", help="stable JSON for scripts")
 
+    report = commands.add_parser(
+        "report",
+        help="write one HTML page of the last lake days from the state store: steps, errors, "
+        "volumes, durations, gate checks, open incidents",
+    )
+    report.add_argument(
+        "--days", type=_positive, default=30, help="lake days, up to the latest (default: 30)"
+    )
+    report.add_argument(
+        "--out", type=Path, help="the page (default: sluice-report.html in the reports folder)"
+    )
+
     incidents = commands.add_parser("incidents", help="list incidents, most recently seen first")
     incidents.add_argument("--open", action="store_true", help="only those still open")
     incidents.add_argument(

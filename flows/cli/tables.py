@@ -13,7 +13,7 @@ from flows.errors import one_line
 from flows.gates.checks import GateResult
 from flows.pipeline.plan import PlannedDay
 from flows.pipeline.run_records import LayerSummary, RunReport
-from flows.pipeline.run_report import page_path, step_lines
+from flows.pipeline.run_report import overview_path, page_path, step_lines
 from flows.warehouse.records import Sweep
 
 
@@ -127,3 +127,9 @@ def print_run(report: RunReport, folder: Path, console: Console | None = None) -
     page = page_path(folder, report.run_id)
     if page.is_file():
         console.print(f"Run report: {escape(page.as_uri())}", soft_wrap=True)
+    overview = overview_path(folder)
+    if overview.is_file():
+        console.print(
+            f"Report page (as sluice report last built it): {escape(overview.as_uri())}",
+            soft_wrap=True,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -12,7 +12,8 @@ from flows.project.identifiers import identifier
 
 @dataclass(frozen=True)
 class Check:
-    """One expectation's outcome on one partition."""
+    """One expectation's outcome on one partition; `bounds` is the row count range a volume
+    check compared with (low, high), drawn from history (flows/gates/volume.py)."""
 
     suite: str
     expectation: str
@@ -23,6 +24,15 @@ class Check:
     unexpected_count: int | None
     why: str
     expected: str = ""
+    bounds: tuple[int, int] | None = None
+
+    @classmethod
+    def of_json(cls, values: dict[str, Any]) -> Check:
+        """A check as the gate history stored it (keys added since may be missing)."""
+        known = {f.name for f in fields(cls)}
+        check = cls(**{k: v for k, v in values.items() if k in known})
+        bounds = check.bounds
+        return replace(check, bounds=(int(bounds[0]), int(bounds[1])) if bounds else None)
 
     def describe(self) -> str:
         where = f"{self.suite}.{self.column}" if self.column else self.suite

@@ -18,8 +18,9 @@ from typing import Any
 
 from flows.dates import Clock, utc_now
 from flows.gates.checks import Check, GateResult, failing_rows_query, plain, raised
+from flows.gates.history import SuiteRun, passed_counts, record
 from flows.gates.suites import Suite, load_suites, ref_relations
-from flows.gates.volume import VolumeRule
+from flows.gates.volume import Bounds, VolumeRule
 from flows.project.manifest import Project
 from flows.state.store import StateStore
 from flows.warehouse.interface import Warehouse
@@ -214,6 +215,7 @@ class Gates:
                 unexpected_count=outcome.get("unexpected_count"),
                 why=(config.meta or {}).get("why", ""),
                 expected=str((config.meta or {}).get("expected") or ""),
+                bounds=_bounds((config.meta or {}).get("bounds")),
             )
             if kind == "expect_table_row_count_to_be_between":
                 row_count = int(outcome.get("observed_value") or 0)
@@ -243,10 +245,10 @@ class Gates:
                 history = passed_counts(self.store, suite.name, dt, rule.history_days)
                 stop, warn = rule.bounds(dt, history, self.holidays)
                 params["volume_min"], params["volume_max"] = stop.low, stop.high
-                config["meta"] = {**config["meta"], "expected": stop.describe()}
+                config["meta"] = {**config["meta"], **_volume_meta(stop)}
                 if warn is not None:  # the first weeks: a finer band that only warns
                     params["volume_warn_min"], params["volume_warn_max"] = warn.low, warn.high
-                    configs.append(_warning_band(config, warn.describe()))
+                    configs.append(_warning_band(config, warn))
             if "fresh_after_hours" in sluice:
                 zone = UTC if self.warehouse.aware_timestamps else None
                 moment = datetime.combine(dt, time(), tzinfo=zone) + timedelta(
@@ -281,21 +283,10 @@ class Gates:
         failing: list[tuple[Check, list[dict[str, Any]]]],
     ) -> None:
         now = self.clock()
-        with self.store.transaction() as con:
-            con.execute(
-                """insert into gate_checks values (:dt, :layer, :suite, :run_id, :now, :ok,
-                    :rows, :details)""",
-                {
-                    "dt": dt.isoformat(),
-                    "layer": layer,
-                    "suite": suite.name,
-                    "run_id": run_id,
-                    "now": now.isoformat(),
-                    "ok": int(all(c.success for c in checks)),
-                    "rows": row_count,
-                    "details": json.dumps([c.__dict__ for c in checks], default=str),
-                },
-            )
+        record(
+            self.store,
+            SuiteRun(dt, layer, suite.name, run_id, now, row_count, tuple(checks)),
+        )
         audit_rows = [
             [
                 run_id,
@@ -315,27 +306,25 @@ class Gates:
             self.warehouse.append_failures(audit_rows)
 
 
-def _warning_band(config: dict[str, Any], expected: str) -> dict[str, Any]:
+def _volume_meta(bounds: Bounds) -> dict[str, Any]:
+    """What a volume check says it expected, in words and as numbers (the gate history keeps
+    both: `sluice report` draws the range)."""
+    return {"expected": bounds.describe(), "bounds": [bounds.low, bounds.high]}
+
+
+def _warning_band(config: dict[str, Any], warn: Bounds) -> dict[str, Any]:
     """A copy of a volume expectation over the warning band (parameters volume_warn_*)."""
     kwargs = {
         **config["kwargs"],
         "min_value": {"$PARAMETER": "volume_warn_min"},
         "max_value": {"$PARAMETER": "volume_warn_max"},
     }
-    meta = {**config["meta"], "expected": expected}
+    meta = {**config["meta"], **_volume_meta(warn)}
     return {**config, "kwargs": kwargs, "meta": meta, "severity": "warning"}
 
 
-def passed_counts(store: StateStore, suite: str, dt: date, days: int) -> dict[date, int]:
-    """Row counts of a suite's partitions in the `days` before dt whose latest check passed:
-    the history volume bounds learn from (a blocked day never drags them down)."""
-    rows = store.read(
-        """select dt, row_count from (
-            select dt, row_count, success,
-                row_number() over (partition by dt order by checked_at desc) as n
-            from gate_checks where suite = :suite and dt < :dt and dt >= :since
-                and row_count is not null
-        ) where n = 1 and success = 1""",
-        {"suite": suite, "dt": dt.isoformat(), "since": (dt - timedelta(days=days)).isoformat()},
-    )
-    return {date.fromisoformat(r["dt"]): int(r["row_count"]) for r in rows}
+def _bounds(value: Any) -> tuple[int, int] | None:
+    """The (low, high) a volume check's meta carries, if it is one."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return None

@@ -32,6 +32,11 @@ def page_path(folder: Path, run_id: str) -> Path:
     return folder / f"run-{run_id}.html"
 
 
+def overview_path(folder: Path) -> Path:
+    """Where `sluice report` writes its page by default; runs link to it, never rebuild it."""
+    return folder / "sluice-report.html"
+
+
 @dataclass(frozen=True)
 class StepLine:
     """One step of one partition in a run: the run report's row."""
@@ -130,6 +135,12 @@ def write_html(
         if data_docs
         else ""
     )
+    overview = overview_path(folder)
+    if overview.is_file():
+        docs += (
+            f'<p><a href="{html.escape(overview.as_uri())}">Report of the last lake days</a> '
+            "(as <code>sluice report</code> last built it)</p>"
+        )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}

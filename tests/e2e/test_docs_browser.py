@@ -24,31 +24,13 @@ from flows.pipeline.workspace import Workspace
 from flows.project.lineage_build import project_lineage
 from flows.project.lineage_docs import annotate_docs
 from flows.settings import PROJECT_DIR
+from tests.e2e.browser import CHROMIUM_ARGS, chromium_path
 from tests.support import lake_days, settings_for
 from tools.docs_check import missing_descriptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SCREENSHOTS = PROJECT_DIR / "target" / "docs-screenshots"
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "chromium is missing in CI: `make test` depends on `make browser`, which installs it"
-        )
-    pytest.skip("chromium is not installed: `make browser` installs Debian's chromium package")
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +127,7 @@ def test_a_stakeholder_walks_from_the_bandit_export_to_the_raw_events(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    chromium = chromium_path()
     url = (docs / "static_index.html").as_uri()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -219,7 +201,7 @@ def test_the_embedded_manifest_describes_each_columns_upstream(docs: Path) -> No
 def test_a_stakeholder_sees_where_a_kpi_column_comes_from(docs: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
+    chromium = chromium_path()
     url = (docs / "static_index.html").as_uri()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

@@ -236,6 +236,9 @@ def test_a_clean_partition_passes_every_gate(clean: Build, lake: Path) -> None:
         if ruled:  # a volume rule says the range it held the day to, and stops with one band
             for volume in volumes:
                 assert volume["observed"] == row.row_count and "rows (" in volume["expected"]
+                low, high = volume["bounds"]  # the range as numbers too (sluice report)
+                assert low <= volume["observed"] <= high, row
+                assert f"expected {low:,}.." in volume["expected"], row
             stop = [v for v in volumes if v["severity"] == "critical"]
             assert len(stop) == 1, row
             enough = DAYS.index(row.dt) >= MIN_HISTORY  # a coarse band then stops an outage
@@ -641,6 +644,8 @@ def test_a_volume_drop_of_90_percent_is_blocked_at_raw(clean: Build, tmp_path: P
         False,
         landed,
     )
+    low, high = volume["bounds"]
+    assert landed < low < high and f"expected {low:,}..{high:,} rows" in volume["expected"]
     failures = audit_failures(warehouse)
     assert {f[:-2] for f in failures} == {
         (report.run_id, bad_day, "raw", "raw.events", VOLUME, severity)

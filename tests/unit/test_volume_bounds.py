@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.errors import ProjectError
-from flows.gates.runner import passed_counts
+from flows.gates.history import passed_counts
 from flows.gates.volume import UNBOUNDED, VolumeRule
 from flows.sample.spec import WEEKLY, LakeSpec
 from flows.settings import holiday_dates
