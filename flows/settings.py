@@ -41,6 +41,22 @@ def _lake_location(value: Any) -> Any:
 LakeLocation = Annotated[Path | BucketLocation, BeforeValidator(_lake_location)]
 
 
+def _state_file(value: Any) -> Any:
+    """The state store is a SQLite file: a URL (`postgresql+psycopg://…`) is refused, never
+    taken as a relative path. Only its scheme is named: a URL may carry a password."""
+    if isinstance(value, str) and "://" in value:
+        scheme = value.split("://", 1)[0]
+        raise ValueError(
+            f"{scheme}://… is a URL, and the state store is a SQLite file: give a path "
+            "(a shared database server is not supported yet: one state volume per warehouse, "
+            "README: Running on BigQuery)"
+        )
+    return value
+
+
+StateFile = Annotated[Path, BeforeValidator(_state_file)]
+
+
 class EmailSink(BaseModel):
     """SMTP delivery of incident notifications (password: SLUICE_SMTP_PASSWORD)."""
 
@@ -142,7 +158,7 @@ class Settings(BaseSettings):
     duckdb: Path = Field(
         default=PROJECT_DIR / "data" / "warehouse.duckdb", description="the DuckDB warehouse file"
     )
-    state: Path = Field(
+    state: StateFile = Field(
         default=PROJECT_DIR / "data" / "warehouse.state.sqlite",
         description="the state store (ledger, locks, incidents) that status reads during a run; "
         "by default one per warehouse: beside the DuckDB file (<file>.state.sqlite), or "
