@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from statistics import mean, median
+from statistics import median
 
 from flows.state.ledger import Ledger, Status
 
@@ -48,7 +48,8 @@ class StepDone:
 
 class Estimator:
     """Seconds per lake day of each step: the median of the ledger's recent successes; for a
-    step without history, the mean of what this run measured of it, else of every step."""
+    step without history, the median of what this run measured of it, else of every step (a
+    median, since a process's first step also pays its one-off warm-up)."""
 
     def __init__(self, history: Mapping[str, Sequence[float]]) -> None:
         self._history = {layer: median(seconds) for layer, seconds in history.items() if seconds}
@@ -68,9 +69,9 @@ class Estimator:
         if layer in self._history:
             return self._history[layer]
         if layer in self._measured:
-            return mean(self._measured[layer])
+            return median(self._measured[layer])
         everything = [s for seconds in self._measured.values() for s in seconds]
-        return mean(everything) if everything else None
+        return median(everything) if everything else None
 
     def left(self, remaining: Mapping[str, int]) -> float | None:
         """Seconds for the units left of each step (None: a step has no estimate yet)."""
