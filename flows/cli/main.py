@@ -77,11 +77,13 @@ def _quiet_user_errors(debug: bool) -> None:
 
 
 def _prefect_api() -> None:
-    """The server of `make serve` when it runs, else Prefect's temporary one, started now.
+    """The server of `make serve` when it runs, else Prefect's temporary one, started now
+    while the flow command's heavy modules are imported.
 
     A first run migrates Prefect's new database before the server answers: say so, since it
     takes a while (`make install` does it ahead for the project's PREFECT_HOME).
     """
+    from flows.cli.imports_meanwhile import imports_meanwhile
     from flows.ops.server import start_temporary_server
 
     if _prefer_local_server():
@@ -93,7 +95,8 @@ def _prefect_api() -> None:
             "(up to a minute)",
             file=sys.stderr,
         )
-    start_temporary_server(home)
+    with imports_meanwhile():  # the flows, dbt and GX load while the server starts
+        start_temporary_server(home)
 
 
 def _pipeline(args: argparse.Namespace) -> int:

@@ -117,9 +117,11 @@ class DuckDBWarehouse:
     ) -> PartitionLanding:
         with self.connection() as con:
             ensure_raw_tables(con, tables)  # where the day is published (with its constraints)
-            return land_partition(
+            landing = land_partition(
                 con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, schema=schema
             )
+            checkpoint(con)  # landing writes its own rows to the file, not the next step
+            return landing
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
         from duckdb_engine import ConnectionWrapper
@@ -206,7 +208,9 @@ class DuckDBWarehouse:
         self, tables: list[ModelTable], first: date, last: date, *, restore: bool = False
     ) -> int:
         with self.connection() as con:
-            return publish_tables(con, tables, first, last, restore=restore)
+            statements = publish_tables(con, tables, first, last, restore=restore)
+            checkpoint(con)  # the copies reach the file here, not in the next step
+            return statements
 
     def sweep(
         self,
@@ -233,6 +237,17 @@ _IDENTITY_DDL = """create table if not exists sluice_meta.identity (
     id varchar not null,
     created_at timestamp not null
 )"""
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write the WAL into the database file now, so each step pays for its own writes; when
+    another connection of this process is mid-write, DuckDB's own automatic checkpoint does it
+    later, as it would have without this call."""
+    try:
+        con.execute("checkpoint")
+    except duckdb.TransactionException as exc:
+        if "other write transactions" not in str(exc):
+            raise
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

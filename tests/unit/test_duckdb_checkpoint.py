@@ -1,0 +1,47 @@
+"""Landing and publishing write their rows into the DuckDB file themselves (a checkpoint), so
+the next step does not pay for them; another connection mid-write defers it, as DuckDB does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from flows.warehouse.duckdb_warehouse import checkpoint
+
+
+def _wal_bytes(path: Path) -> int:
+    wal = path.with_name(path.name + ".wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_a_checkpoint_moves_the_written_rows_out_of_the_wal(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("set checkpoint_threshold = '1GB'")  # no automatic checkpoint in the way
+    con.execute("create table t as select range as i from range(10000)")
+    con.execute("insert into t select range from range(10000, 20000)")
+    assert _wal_bytes(path) > 0
+    checkpoint(con)
+    assert _wal_bytes(path) == 0
+    assert con.execute("select count(*), sum(i) from t").fetchone() == (20000, 199990000)
+    con.close()
+
+
+def test_a_writer_in_another_connection_defers_the_checkpoint_without_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("create table t as select range as i from range(1000)")
+    other = con.cursor()  # a second connection to the same database, mid-transaction
+    other.execute("begin transaction")
+    other.execute("update t set i = -1 where i = 0")
+    checkpoint(con)  # deferred: DuckDB refuses while `other` updates
+    assert _wal_bytes(path) > 0
+    other.execute("commit")
+    checkpoint(con)
+    assert _wal_bytes(path) == 0
+    assert con.execute("select count(*), min(i) from t").fetchone() == (1000, -1)
+    con.close()
