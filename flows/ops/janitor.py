@@ -58,11 +58,7 @@ def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
         count = int(ws.store.read(f"select count(*) as n {where}", params)[0]["n"])
         if apply and count:
             with ws.store.transaction() as con:
-                # `where` reads the table as `a` when a row is judged against its later rows
-                doomed = f"where rowid in (select a.rowid {where})" if " as a " in where else ""
-                count = con.execute(
-                    f"delete from {table} {doomed}" if doomed else f"delete {where}", params
-                ).rowcount
+                count = con.execute(f"delete {where}", params).rowcount
         sweeps.append(Sweep(what, f"state store {table}", f"older than {days} days", count))
     return sweeps
 

@@ -95,7 +95,8 @@ when not matched then insert ({listed})
 def staged_rows(store: StateStore, table: MirrorTable) -> list[list[str]]:
     """Every row of a state store table as JSON literals in the mirror's column order."""
     name = identifier(table.name, "state table")
-    rows = store.read(f"select * from {name} order by rowid")
+    order = ", ".join(identifier(column, "state column") for column, _ in table.columns)
+    rows = store.read(f"select * from {name} order by {order}")
     staged = []
     for row in rows:
         values = [row[column] for column, _ in table.columns]
@@ -152,9 +153,10 @@ class BigQueryOpsMirror:
     def _remember(self, table: str, digest: str, count: int) -> None:
         with self.store.transaction() as con:
             con.execute(
-                """insert or replace into ops_published
-                    (table_name, digest, row_count, published_at)
-                values (:table, :digest, :count, :now)""",
+                """insert into ops_published (table_name, digest, row_count, published_at)
+                values (:table, :digest, :count, :now)
+                on conflict (table_name) do update set digest = excluded.digest,
+                    row_count = excluded.row_count, published_at = excluded.published_at""",
                 {"table": table, "digest": digest, "count": count, "now": utc_now().isoformat()},
             )
 

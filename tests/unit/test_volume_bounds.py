@@ -107,7 +107,8 @@ def test_only_days_whose_latest_check_passed_make_the_history(tmp_path: Path) ->
     with store.transaction() as con:
         for dt, checked, ok, n in rows:
             con.execute(
-                "insert into gate_checks values (:dt, 'raw', 'raw.events', 'r', :at, :ok, :n, '')",
+                "insert into gate_checks (dt, layer, suite, run_id, checked_at, success,"
+                " row_count, details) values (:dt, 'raw', 'raw.events', 'r', :at, :ok, :n, '')",
                 {"dt": dt, "at": f"{dt}T{checked}", "ok": ok, "n": n},
             )
     found = passed_counts(store, "raw.events", date(2026, 11, 6), 28)
