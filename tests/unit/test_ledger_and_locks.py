@@ -1,4 +1,5 @@
-"""The ledger's attempts, the leased locks, and which errors are worth a retry (SQLite only)."""
+"""The ledger's attempts, the leased locks, and which errors are worth a retry, on a SQLite
+file and on a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +21,7 @@ from flows.errors import (
     step_failure,
 )
 from flows.state.ledger import Attempt, Ledger, Outcome, Reason, Status
+from flows.state.location import StateLocation
 from flows.state.locks import Locks, process_alive
 from flows.state.store import StateStore
 
@@ -45,8 +46,8 @@ class Clock:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "state.sqlite")
+def store(state_location: StateLocation) -> StateStore:
+    return StateStore(state_location)
 
 
 @pytest.fixture()
