@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -105,26 +106,52 @@ def running() -> Iterator[PostgresServer]:
         owner = pwd.getpwnam("postgres")
         for path in (root, secret):
             os.chown(path, owner.pw_uid, owner.pw_gid)
-    try:
-        _run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={secret}",
-             "-A", "scram-sha-256", "--no-locale", "-E", "UTF8", "--no-sync"],
-            log,
-        )  # fmt: skip
-        for _attempt in range(3):  # a free port may be taken before the server binds it
-            port = _free_port()
-            options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} {FAST}"
-            try:
-                _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                      "-w", "-t", "60", "start"], log)  # fmt: skip
-                break
-            except RuntimeError:
-                if _attempt == 2:
-                    raise
-        server = PostgresServer(root, port, password)
+    stop = [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+    with _watchdog(stop, root):
         try:
-            yield server
+            _run(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={secret}",
+                 "-A", "scram-sha-256", "--no-locale", "-E", "UTF8", "--no-sync"],
+                log,
+            )  # fmt: skip
+            port = _start(bin_dir, data, log, root)
+            yield PostgresServer(root, port, password)
+            _run(stop, log)
         finally:
-            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], log)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _start(bin_dir: Path, data: Path, log: Path, root: Path) -> int:
+    """Start the server on a free port of 127.0.0.1 (its socket in root); the port."""
+    for attempt in range(3):  # a free port may be taken before the server binds it
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} {FAST}"
+        try:
+            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                  "-w", "-t", "60", "start"], log)  # fmt: skip
+            return port
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _watchdog(stop: list[str], root: Path) -> Iterator[None]:
+    """A process that stops the server and removes its folder once this one is gone, however it
+    ends (a killed pytest runs no teardown): it waits for the end of a pipe only we hold."""
+    script = (
+        f"cat > /dev/null; {shlex.join(_as_server_user(stop))}; rm -rf {shlex.quote(str(root))}"
+    )
+    keeper = subprocess.Popen(
+        ["sh", "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C of the tests does not reach it first
+    )
+    try:
+        yield
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        assert keeper.stdin is not None
+        keeper.stdin.close()  # it finds the server stopped already
