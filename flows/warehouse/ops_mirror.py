@@ -1,8 +1,8 @@
 """The ops mirror: the state store's ledger, gate checks and incidents published to BigQuery.
 
-The SQLite state store stays the working store of every run (locks and the ledger's
-compare-and-set need its transactions). On the BigQuery targets its tables are copied into the
-`ops` dataset (SLUICE_BQ_OPS_DATASET) so analysts and dashboards can query them there: each
+The state store (SQLite, or PostgreSQL) stays the working store of every run (locks and the
+ledger's compare-and-set need its transactions). On the BigQuery targets its tables are copied
+into the `ops` dataset (SLUICE_BQ_OPS_DATASET) so analysts and dashboards can query them there: each
 table's rows go up with one load job into a staging table and one MERGE on the table's key,
 so re-publishing never duplicates a row and a changed row (a finished attempt, a resolved
 incident) is updated. A table unchanged since its last publish (table `ops_published` keeps
