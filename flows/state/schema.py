@@ -88,6 +88,10 @@ TABLES = (
 )""",
 )
 
+NAMES = frozenset(
+    statement.split("exists ", 1)[1].split(" ", 1)[0] for statement in TABLES
+)  # every table, as the statements name it
+
 INDEXES = (
     # a step's recent successful durations (the progress estimate) without a scan
     """create index if not exists partition_attempts_by_layer

@@ -215,8 +215,22 @@ class StateStore:
             self._writer = _sqlite_engine(where, read_only=False)
             self._reader = _sqlite_engine(where, read_only=True)
             self._begin = "begin immediate"
-        with self.transaction() as con:
-            schema.create(con, self._gate_columns(con))
+        if not self._current():
+            with self.transaction() as con:
+                schema.create(con, self._gate_columns(con))
+
+    def _current(self) -> bool:
+        """Every table there, gate_checks with `seq`: opening the store then writes nothing, so
+        it never waits for a running writer (`status` while a run writes)."""
+        from sqlalchemy import inspect
+
+        if self.path is not None and not self.path.exists():
+            return False
+        with driver_errors():
+            found = inspect(self._engine(self._reader))
+            if not schema.NAMES.issubset(found.get_table_names()):
+                return False
+            return "seq" in {column["name"] for column in found.get_columns("gate_checks")}
 
     def _gate_columns(self, con: Transaction) -> frozenset[str]:
         """The columns of an existing SQLite file's gate_checks (a PostgreSQL one is current)."""
@@ -269,8 +283,3 @@ class StateStore:
 
         with driver_errors(), self._engine(self._reader).connect() as con:
             return list(con.execute(text(sql), dict(params or {})).mappings().fetchall())
-
-    def dispose(self) -> None:
-        """Close the pooled connections (a PostgreSQL store's; SQLite keeps none)."""
-        self._writer.dispose()
-        self._reader.dispose()

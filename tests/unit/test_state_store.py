@@ -36,6 +36,23 @@ def test_a_read_does_not_wait_for_a_running_writer(state_location: StateLocation
     assert store.binding() is not None and store.binding().id == "w-1"  # type: ignore[union-attr]
 
 
+def test_opening_a_store_does_not_wait_for_a_running_writer(
+    state_location: StateLocation,
+) -> None:
+    store = StateStore(state_location)
+    opened: list[int] = []
+
+    def status() -> None:  # what `sluice status` does, in another thread (another connection)
+        opened.append(len(StateStore(state_location).read("select * from partition_locks")))
+
+    with store.transaction() as con:
+        con.execute("insert into warehouse_binding values ('w-1', 'duckdb', 'then')")
+        reader = threading.Thread(target=status)
+        reader.start()
+        reader.join(timeout=60)  # a reader that waited for this writer would still be waiting
+        assert not reader.is_alive() and opened == [0]
+
+
 def test_a_store_is_bound_once(state_location: StateLocation) -> None:
     store = StateStore(state_location)
     store.bind("w-1", "duckdb", "2026-11-04T06:00:00+00:00")
