@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 DAYS = lake_days()
 STEPS = ("raw", "dwh", "marts")
 # The state store's SQLAlchemy Core engine is what these commands need (its import costs them
-# ~0.1-0.4 s, README: Operating): never the ORM, nor PostgreSQL's driver for a SQLite store.
+# ~0.1-0.3 s, README: Operating): never the ORM, nor PostgreSQL's driver for a SQLite store.
 HEAVY = (
     "dbt", "great_expectations", "prefect", "duckdb", "google",
     "sqlalchemy.orm", "sqlalchemy.dialects.postgresql", "psycopg",
