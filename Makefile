@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser schemas bq-venvs bq-check bench soak
+.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,10 +77,10 @@ lint: install ## secrets scan, YAML, dbt parse, descriptions, quality gates, SQL
 	$(BIN)/ruff check flows tools tests benchmarks
 	$(BIN)/mypy
 
-test-fast: install ## the quick inner loop (under a minute): unit tests, no dbt runs, no servers
+test-fast: install postgres ## the quick inner loop (under a minute): unit tests, no dbt runs (a throwaway PostgreSQL for the state store)
 	$(BIN)/pytest -q -x tests/unit
 
-test: install lint browser bq-check ## everything CI checks (README's test command)
+test: install lint browser postgres bq-check ## everything CI checks (README's test command)
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30  # one file per worker: its module fixtures build once
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
@@ -135,6 +135,15 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 		$$sudo apt-get update && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@chromium --version
+
+# The tests start their own throwaway server from these binaries (tests/postgres_server.py):
+# 127.0.0.1 on a free port, a data folder under /tmp, removed at the end.
+postgres: ## install Debian's PostgreSQL server (the state store tests start one) if it is missing
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+	@ls -d /usr/lib/postgresql/*/bin
 
 schemas: install ## regenerate schemas/incident.v1.json from the Incident model (a unit test compares them)
 	$(BIN)/python -m flows.alerts.incidents > schemas/incident.v1.json

@@ -34,6 +34,9 @@ _TRANSIENT_TEXT = (
 )
 _TRANSIENT_ERRNO = (errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET)
 _TRANSIENT_CLASSES = ("ServerError", "TooManyRequests", "ServiceUnavailable", "InternalServerError")
+# PostgreSQL (a shared state store; psycopg's errors carry `sqlstate`): a serialization failure,
+# a deadlock, a lost connection (class 08), a server shutting down, too many connections.
+_TRANSIENT_SQLSTATE = ("40001", "40P01", "08", "57P01", "57P02", "57P03", "53300")
 
 
 class SluiceError(Exception):
@@ -255,6 +258,9 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, SluiceError):
         return False
     if type(exc).__name__ in _TRANSIENT_CLASSES:
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE):
         return True
     if isinstance(exc, ConnectionError | TimeoutError):
         return True

@@ -23,6 +23,7 @@ from pydantic_settings import (
 from flows.errors import InvalidParameter
 from flows.lake.layout import MAX_FILE_BYTES
 from flows.lake.location import SCHEME, BucketLocation
+from flows.state.location import DatabaseUrl, StateLocation, state_location
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "sluice.toml"
@@ -41,20 +42,8 @@ def _lake_location(value: Any) -> Any:
 LakeLocation = Annotated[Path | BucketLocation, BeforeValidator(_lake_location)]
 
 
-def _state_file(value: Any) -> Any:
-    """The state store is a SQLite file: a URL (`postgresql+psycopg://…`) is refused, never
-    taken as a relative path. Only its scheme is named: a URL may carry a password."""
-    if isinstance(value, str) and "://" in value:
-        scheme = value.split("://", 1)[0]
-        raise ValueError(
-            f"{scheme}://… is a URL, and the state store is a SQLite file: give a path "
-            "(a shared database server is not supported yet: one state volume per warehouse, "
-            "README: Running on BigQuery)"
-        )
-    return value
-
-
-StateFile = Annotated[Path, BeforeValidator(_state_file)]
+# A path is a SQLite file; a postgresql+psycopg:// URL a server several workers share.
+StateFile = Annotated[StateLocation, BeforeValidator(state_location)]
 
 
 class EmailSink(BaseModel):
@@ -160,12 +149,15 @@ class Settings(BaseSettings):
     )
     state: StateFile = Field(
         default=PROJECT_DIR / "data" / "warehouse.state.sqlite",
-        description="the state store (ledger, locks, incidents) that status reads during a run; "
-        "by default one per warehouse: beside the DuckDB file (<file>.state.sqlite), or "
-        "data/<project>.state.sqlite for a BigQuery project",
+        description="the state store (ledger, locks, incidents) that status reads during a run: "
+        "a SQLite file, by default one per warehouse: beside the DuckDB file "
+        "(<file>.state.sqlite), or data/<project>.state.sqlite for a BigQuery project; or a "
+        "postgresql+psycopg://user:password@host:port/database URL that several workers share",
     )
     reports: Path | None = Field(
-        default=None, description="run reports folder (default: `reports/` beside the state store)"
+        default=None,
+        description="run reports folder (default: `reports/` beside the SQLite state store, or "
+        "under the project's data/ when the state store is a PostgreSQL database)",
     )
     target: Literal["dev", "bigquery", "bq_emulator"] = Field(
         default="dev", description="dbt target in profiles.yml"
@@ -210,9 +202,17 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config))
 
     @property
+    def state_dir(self) -> Path:
+        """The folder of this machine's files beside the state store (reports, a bucket lake's
+        cache): the SQLite file's, or the project's data/ for a PostgreSQL database."""
+        if isinstance(self.state, DatabaseUrl):
+            return self.project_dir / "data"
+        return self.state.parent
+
+    @property
     def reports_dir(self) -> Path:
         """Where run reports are written."""
-        return self.reports or self.state.parent / "reports"
+        return self.reports or self.state_dir / "reports"
 
     @property
     def lake_folder(self) -> Path:
@@ -261,7 +261,9 @@ class Settings(BaseSettings):
                 if isinstance(self.lake, BucketLocation)
                 else self.lake.expanduser().resolve(),
                 "duckdb": self.duckdb.expanduser().resolve(),
-                "state": self.state.expanduser().resolve(),
+                "state": self.state
+                if isinstance(self.state, DatabaseUrl)
+                else self.state.expanduser().resolve(),
                 "reports": self.reports.expanduser().resolve() if self.reports else None,
                 "project_dir": self.project_dir.expanduser().resolve(),
             }

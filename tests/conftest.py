@@ -63,3 +63,30 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     dbt = DbtProject(settings)
     return build_project(dbt.manifest, settings.project_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL server for this worker's session (tests/postgres_server.py)."""
+    from tests.postgres_server import running
+
+    with running() as server:
+        yield server
+
+
+@pytest.fixture()
+def postgres_url(postgres: Any) -> Iterator[Any]:
+    """A fresh, empty database of the session's server, dropped after the test."""
+    from flows.state.location import DatabaseUrl
+
+    name = postgres.create_database()
+    yield DatabaseUrl(postgres.url(name))
+    postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Where a test's state store lives: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "state.sqlite"
+    return request.getfixturevalue("postgres_url")

@@ -1,10 +1,11 @@
 """An AST scan for SQL built from unvalidated strings (tests/unit/test_sql_safety.py runs it).
 
 A statement is what reaches a driver: the first argument of `.execute()`, `.executemany()`,
-`.executescript()`, `.sql()` or `.query()`, a `sql=` / `query=` keyword of any call (e.g. a Great
-Expectations query asset), directly or through a function parameter (e.g. `StateStore.read(sql)`:
-every caller's argument is scanned instead, positional or keyword). Every scope is scanned: module
-level, functions, async functions and lambdas.
+`.executescript()`, `.sql()` or `.query()` (looking through SQLAlchemy's `text()`), a `sql=` /
+`query=` keyword of any call (e.g. a Great Expectations query asset), directly or through a
+function parameter (e.g. `StateStore.read(sql)`: every caller's argument is scanned instead,
+positional or keyword). Every scope is scanned: module level, functions, async functions and
+lambdas.
 
 A piece interpolated into a statement (f-string, str.format, +, +=, %) is safe when it is a literal;
 a module-level constant (a literal, or a tuple/list/dict of literals), also one imported from
@@ -43,6 +44,19 @@ SINK_KEYWORDS = ("sql", "query")
 VALIDATORS = ("identifier", "project_id", "database_name")
 NUMBERS = ("len", "int", "float", "round", "abs")
 SAFE_TYPES = ("int", "float", "bool", "date", "datetime", "None")
+WRAPPERS = ("text",)  # SQLAlchemy's text(sql): the statement is its argument
+
+
+def _unwrapped(node: ast.expr) -> ast.expr:
+    """The SQL a statement wrapper holds (`text(sql)` -> `sql`), else the node itself."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in WRAPPERS
+        and len(node.args) == 1
+    ):
+        return node.args[0]
+    return node
 
 
 @dataclass(frozen=True)
@@ -105,14 +119,14 @@ class Scanner:
             keywords = {k.arg: k.value for k in call.keywords if k.arg}
             if derived is None:
                 if called in SINKS and call.args:
-                    yield module, scope, call.args[0]
+                    yield module, scope, _unwrapped(call.args[0])
                 for keyword in SINK_KEYWORDS:
                     if keyword in keywords:
                         yield module, scope, keywords[keyword]
             elif called == derived[0]:
                 _, index, parameter = derived
                 if len(call.args) > index:
-                    yield module, scope, call.args[index]
+                    yield module, scope, _unwrapped(call.args[index])
                 elif parameter in keywords:
                     yield module, scope, keywords[parameter]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -90,8 +91,9 @@ def add_model(folder: Path, name: str, sql: str, key: str) -> Path:
     return model
 
 
-def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Path | None = None) -> Any:
-    """Settings for one test's project copy, lake, warehouse and state store."""
+def settings_at(project_dir: Path, lake: Path, warehouse: Path, state: Any = None) -> Any:
+    """Settings for one test's project copy, lake, warehouse and state store (a path or a
+    DatabaseUrl; default: the SQLite file beside the warehouse)."""
     from flows.settings import Settings
 
     return Settings(
@@ -167,3 +169,39 @@ def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=60)
+
+
+def state_variable(state: Any) -> str:
+    """SLUICE_STATE for a state location: a path, or a database URL with its password (str() of
+    a DatabaseUrl masks it)."""
+    from flows.state.location import DatabaseUrl
+
+    return state.url if isinstance(state, DatabaseUrl) else str(state)
+
+
+def sluice_process(settings: Any, folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The `sluice` command in a process of its own (no terminal) on a test's files, reporting
+    to the session's throwaway Prefect server (the CLI need not start its own)."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    assert api_url
+    env = {
+        **os.environ,
+        "SLUICE_PROJECT_DIR": str(settings.project_dir),
+        "SLUICE_LAKE": str(settings.lake),
+        "SLUICE_DUCKDB": str(settings.duckdb),
+        "SLUICE_STATE": state_variable(settings.state),
+        "SLUICE_TARGET": "dev",
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_API_URL": api_url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *argv],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -153,7 +153,7 @@ def flow_run_url(run_id: str | None) -> str | None:
 
 
 def _row(row: Any) -> Incident:
-    values = dict(row)  # a sqlite3.Row
+    values = dict(row)  # a row of the state store, by column
     values.pop("dedup_key")
     return Incident.model_validate({**values, "links": json.loads(row["links"])})
 
@@ -244,7 +244,8 @@ class Incidents:
                 _row,
                 self.store.read(
                     """select * from incidents where status = 'open'
-                    and partition is :partition and layer is :layer order by first_seen""",
+                    and partition is not distinct from :partition
+                    and layer is not distinct from :layer order by first_seen""",
                     place,
                 ),
             )

@@ -23,6 +23,7 @@ from flows.project.code import code_versions
 from flows.settings import get_settings
 from flows.state.cards import read_card
 from flows.state.ledger import Ledger
+from flows.state.location import DatabaseUrl, StateLocation
 from flows.state.locks import Locks
 from flows.state.step_states import Now, step_states
 from flows.state.store import StateStore
@@ -30,9 +31,10 @@ from flows.state.store import StateStore
 NO_RUN = "no partition has run yet"
 
 
-def _store(path: Path) -> StateStore | None:
-    """The state store if one exists (a read-only command never creates one)."""
-    return StateStore(path) if path.exists() else None
+def _store(where: StateLocation) -> StateStore | None:
+    """The state store if one exists (a read-only command never creates a SQLite file; a
+    PostgreSQL database exists, its tables are created on first use)."""
+    return StateStore(where) if isinstance(where, DatabaseUrl) or where.exists() else None
 
 
 def status(args: argparse.Namespace) -> int:

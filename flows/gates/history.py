@@ -33,8 +33,10 @@ def record(store: StateStore, run: SuiteRun) -> None:
     """Add a suite's checks of one lake day to the history."""
     with store.transaction() as con:
         con.execute(
-            """insert into gate_checks values (:dt, :layer, :suite, :run_id, :now, :ok,
-                :rows, :details)""",
+            """insert into gate_checks
+                (dt, layer, suite, run_id, checked_at, success, row_count, details, seq)
+            values (:dt, :layer, :suite, :run_id, :now, :ok, :rows, :details,
+                (select coalesce(max(seq), 0) + 1 from gate_checks))""",
             {
                 "dt": run.dt.isoformat(),
                 "layer": run.layer,
@@ -53,9 +55,9 @@ def latest(store: StateStore, start: date, end: date) -> list[SuiteRun]:
     rows = store.read(
         """select dt, layer, suite, run_id, checked_at, row_count, details from (
             select *, row_number() over (
-                partition by dt, suite order by checked_at desc, rowid desc) as n
+                partition by dt, suite order by checked_at desc, coalesce(seq, 0) desc) as n
             from gate_checks where dt between :start and :end
-        ) where n = 1 order by dt, suite""",
+        ) as ranked where n = 1 order by dt, suite""",
         {"start": start.isoformat(), "end": end.isoformat()},
     )
     return [
@@ -81,7 +83,7 @@ def passed_counts(store: StateStore, suite: str, dt: date, days: int) -> dict[da
                 row_number() over (partition by dt order by checked_at desc) as n
             from gate_checks where suite = :suite and dt < :dt and dt >= :since
                 and row_count is not null
-        ) where n = 1 and success = 1""",
+        ) as ranked where n = 1 and success = 1""",
         {"suite": suite, "dt": dt.isoformat(), "since": (dt - timedelta(days=days)).isoformat()},
     )
     return {date.fromisoformat(r["dt"]): int(r["row_count"]) for r in rows}

@@ -72,7 +72,7 @@ class BucketLake:
         return cls(
             settings.lake,
             storage_client(settings),
-            settings.state.parent / "lake_cache",
+            settings.state_dir / "lake_cache",
             settings.max_file_bytes,
         )
 

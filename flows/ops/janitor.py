@@ -20,51 +20,12 @@ from flows.pipeline.hooks import HOOKS, current_run_id
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import AUDIT_SUFFIX, RAW_LAYER
 from flows.project.nodes import models
+from flows.state.retention import sweep_state
 from flows.warehouse.records import Sweep
-
-# Attempts and gate rows that a later row of the same step or suite supersedes: the latest of each
-# stays, so plans, status and volume bounds never change.
-_STATE_SWEEPS = (
-    (
-        "superseded ledger attempts",
-        "partition_attempts",
-        """from partition_attempts as a where coalesce(finished_at, started_at) < :cutoff
-        and status != 'running' and exists (select 1 from partition_attempts as b
-            where b.dt = a.dt and b.layer = a.layer and b.attempt > a.attempt)""",
-        "ledger_days",
-    ),
-    (
-        "superseded gate results",
-        "gate_checks",
-        """from gate_checks as a where checked_at < :cutoff and exists (
-            select 1 from gate_checks as b
-            where b.dt = a.dt and b.suite = a.suite and b.checked_at > a.checked_at)""",
-        "ledger_days",
-    ),
-    (
-        "resolved incidents",
-        "incidents",
-        "from incidents where status = 'resolved' and resolved_at < :cutoff",
-        "incident_days",
-    ),
-)
 
 
 def _state(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:
-    sweeps = []
-    for what, table, where, policy in _STATE_SWEEPS:
-        days = getattr(ws.settings.retention, policy)
-        params: dict[str, object] = {"cutoff": (now - timedelta(days=days)).isoformat()}
-        count = int(ws.store.read(f"select count(*) as n {where}", params)[0]["n"])
-        if apply and count:
-            with ws.store.transaction() as con:
-                # `where` reads the table as `a` when a row is judged against its later rows
-                doomed = f"where rowid in (select a.rowid {where})" if " as a " in where else ""
-                count = con.execute(
-                    f"delete from {table} {doomed}" if doomed else f"delete {where}", params
-                ).rowcount
-        sweeps.append(Sweep(what, f"state store {table}", f"older than {days} days", count))
-    return sweeps
+    return sweep_state(ws.store, ws.settings.retention, now, apply)
 
 
 def _warehouse(ws: Workspace, now: datetime, apply: bool) -> list[Sweep]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.pipeline.report_data import Overview, Volume
+from flows.state.location import StateLocation
 
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
@@ -28,7 +29,7 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def render(overview: Overview, state: Path) -> str:
+def render(overview: Overview, state: StateLocation) -> str:
     """The whole page."""
     import plotly.offline
 
@@ -54,7 +55,7 @@ def render(overview: Overview, state: Path) -> str:
 """
 
 
-def write(path: Path, overview: Overview, state: Path) -> Path:
+def write(path: Path, overview: Overview, state: StateLocation) -> Path:
     """Write the page to `path` (its folder created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(overview, state), encoding="utf-8")

@@ -168,4 +168,4 @@ def open_incidents(settings: Settings, store: StateStore, clock: Clock = utc_now
 
 def data_docs_root(settings: Settings) -> Path:
     """Great Expectations Data Docs, one folder per run, beside the state store."""
-    return settings.state.parent / "data_docs"
+    return settings.state_dir / "data_docs"

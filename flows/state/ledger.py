@@ -137,11 +137,11 @@ class Ledger:
         now = self.clock().isoformat()
         with self.store.transaction() as con:
             row = con.execute(
-                "select coalesce(max(attempt), 0) + 1 from partition_attempts"
+                "select coalesce(max(attempt), 0) + 1 as next_attempt from partition_attempts"
                 " where dt = :dt and layer = :layer",
                 {"dt": dt.isoformat(), "layer": layer},
             ).fetchone()
-            number = int(row[0])
+            number = int(row["next_attempt"]) if row else 1
             con.execute(
                 """insert into partition_attempts (dt, layer, attempt, run_id, status, started_at,
                     code_version, git_sha, input_fingerprint)
@@ -283,8 +283,10 @@ class Ledger:
         revoked): its failures stop blocking the days that read it, and it publishes."""
         with self.store.transaction() as con:
             con.execute(
-                """insert or replace into accepted_days (dt, layer, reason, accepted_at)
-                values (:dt, :layer, :reason, :now)""",
+                """insert into accepted_days (dt, layer, reason, accepted_at)
+                values (:dt, :layer, :reason, :now)
+                on conflict (dt, layer) do update
+                set reason = excluded.reason, accepted_at = excluded.accepted_at""",
                 {
                     "dt": dt.isoformat(),
                     "layer": layer,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from datetime import datetime, timedelta
 
 from flows.dates import Clock, utc_now
 from flows.errors import LockHeld, LockLost
-from flows.state.store import StateStore
+from flows.state.store import Row, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +104,11 @@ class Locks:
                     raise LockHeld(current.describe())
             mine = Holder(key, run_id, self.host, self.pid, now, now + self.lease)
             con.execute(
-                """insert or replace into partition_locks
-                values (:k, :run_id, :host, :pid, :acquired, :expires)""",
+                """insert into partition_locks
+                values (:k, :run_id, :host, :pid, :acquired, :expires)
+                on conflict (lock_key) do update set run_id = excluded.run_id,
+                    host = excluded.host, pid = excluded.pid,
+                    acquired_at = excluded.acquired_at, expires_at = excluded.expires_at""",
                 {
                     "k": key,
                     "run_id": run_id,
@@ -186,7 +188,7 @@ class Locks:
                 raise LockLost(f"run {run_id} lost its lock: {taken}; it stops before publishing")
 
 
-def _holder(row: sqlite3.Row) -> Holder:
+def _holder(row: Row) -> Holder:
     return Holder(
         key=row["lock_key"],
         run_id=row["run_id"],

@@ -1,98 +1,30 @@
-"""The state store: a small SQLite file that readers can open while a run holds the warehouse."""
+"""The state store: the ledger, locks and incidents, in a SQLite file (WAL: readers never wait for
+a run) or in a PostgreSQL database several workers share, through one SQLAlchemy Core engine."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-_SCHEMA = """
-create table if not exists partition_attempts (
-    dt text not null,
-    layer text not null,
-    attempt integer not null,
-    run_id text not null,
-    status text not null,
-    started_at text not null,
-    finished_at text,
-    rows_in integer,
-    rows_out integer,
-    quarantined integer,
-    error_class text,
-    error_message text,
-    code_version text not null,
-    git_sha text,
-    input_fingerprint text not null,
-    details text,
-    primary key (dt, layer, attempt)
-);
--- a step's recent successful durations (the progress estimate) without a scan
-create index if not exists partition_attempts_by_layer
-    on partition_attempts (layer, status, finished_at);
-create table if not exists gate_checks (
-    dt text not null,
-    layer text not null,
-    suite text not null,
-    run_id text not null,
-    checked_at text not null,
-    success integer not null,
-    row_count integer,
-    details text
-);
-create table if not exists partition_locks (
-    lock_key text primary key,
-    run_id text not null,
-    host text not null,
-    pid integer not null,
-    acquired_at text not null,
-    expires_at text not null
-);
-create table if not exists incidents (
-    id text primary key,
-    dedup_key text not null,
-    kind text not null,
-    severity text not null,
-    status text not null,
-    partition text,
-    layer text,
-    what text not null,
-    error_class text,
-    error_message text,
-    run_id text,
-    links text not null,
-    first_seen text not null,
-    last_seen text not null,
-    resolved_at text,
-    count integer not null
-);
-create unique index if not exists incidents_one_open on incidents (dedup_key)
-    where status = 'open';
-create table if not exists warehouse_binding (
-    id text primary key,
-    name text not null,
-    bound_at text not null
-);
-create table if not exists accepted_days (
-    dt text not null,
-    layer text not null,
-    reason text not null,
-    accepted_at text not null,
-    primary key (dt, layer)
-);
-create table if not exists project_card (
-    id integer primary key check (id = 1),
-    card text not null,
-    written_at text not null
-);
-create table if not exists ops_published (
-    table_name text primary key,
-    digest text not null,
-    row_count integer not null,
-    published_at text not null
-);
-"""
+from flows.state import schema
+from flows.state.location import DatabaseUrl, StateLocation
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a store is opened, not by every command
+    from sqlalchemy.engine import Connection, CursorResult, Engine
+
+Row = Mapping[Any, Any]  # a row by column name (SQLAlchemy's RowMapping)
+
+# Each writing transaction on PostgreSQL first takes this transaction-scoped advisory lock, so
+# writers follow one another as SQLite's BEGIN IMMEDIATE makes them: read-modify-write (an
+# attempt's number, a lock's holder) stays correct with several workers. Readers never take it.
+WRITER_LOCK = 0x5_1_1C_E5
+BUSY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -100,7 +32,8 @@ class MirrorTable:
     """A state store table as it is published to the ops dataset on BigQuery (flows/ops_mirror).
 
     `columns` are the SQLite table's columns with their BigQuery types (JSON is kept as STRING);
-    `derived_key`, when set, is a first column that SQLite lacks: a digest of the `key` columns.
+    `derived_key`, when set, is a first column that SQLite lacks: a digest of the `key` columns;
+    `local` are the store's columns that are not published (gate_checks' recording order).
     """
 
     name: str
@@ -108,6 +41,7 @@ class MirrorTable:
     key: tuple[str, ...]
     partition_by: str | None = None
     derived_key: str | None = None
+    local: tuple[str, ...] = ()  # columns the state store keeps to itself, after `columns`
 
 
 # The locks are not published: they are the working state of the running processes only
@@ -153,6 +87,7 @@ MIRRORED = (
         key=("dt", "layer", "suite", "run_id", "checked_at"),
         partition_by="dt",
         derived_key="check_id",
+        local=("seq",),
     ),
     MirrorTable(
         "incidents",
@@ -188,36 +123,145 @@ class Binding:
     bound_at: str
 
 
-class StateStore:
-    """Short transactions on a WAL-mode SQLite file, so status readers never wait for a run."""
+class Rows:
+    """What one statement returned: rows addressed by column name, or how many it changed."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
+    def __init__(self, result: CursorResult[Any]) -> None:
+        self._result = result
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._result.rowcount)
+
+    def fetchone(self) -> Row | None:
+        return self._result.mappings().fetchone()
+
+    def fetchall(self) -> list[Row]:
+        return list(self._result.mappings().fetchall())
+
+
+class Transaction:
+    """A connection inside one writing transaction: `execute(sql, {"name": value})` with
+    `:name` parameters, the same SQL on SQLite and PostgreSQL."""
+
+    def __init__(self, con: Connection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> Rows:
+        from sqlalchemy import text
+
+        with driver_errors():
+            return Rows(self._con.execute(text(sql), dict(params or {})))
+
+
+@contextmanager
+def driver_errors() -> Iterator[None]:
+    """The driver's own error (sqlite3's, psycopg's) instead of SQLAlchemy's wrapper, whose text
+    adds the statement and a link: what callers and users were shown before, one line."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, Exception):
+            raise
+        raise exc.orig from None
+
+
+def _sqlite_engine(path: Path, *, read_only: bool) -> Engine:
+    """A connection per use (no pool): WAL and a busy timeout; the reader opens the file
+    read-only; transactions are begun by the store (the driver's own are switched off)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    uri = f"file:{quote(str(path))}" + ("?mode=ro" if read_only else "")
+
+    def connect() -> sqlite3.Connection:
+        con = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        if not read_only:
             con.execute("pragma journal_mode = wal")
-            con.executescript(_SCHEMA)  # commits by itself
-        finally:
-            con.close()
+        return con
+
+    return create_engine("sqlite://", creator=connect, poolclass=NullPool, hide_parameters=True)
+
+
+def _postgres_engine(url: DatabaseUrl) -> Engine:
+    """A small pool; statement parameters are kept out of error messages."""
+    from sqlalchemy import create_engine
+
+    return create_engine(
+        url.url,
+        pool_size=1,
+        max_overflow=8,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"connect_timeout": BUSY_SECONDS},
+    )
+
+
+class StateStore:
+    """Short serialized writing transactions, and reads that never wait for a writer."""
+
+    def __init__(self, where: StateLocation) -> None:
+        self.where = where
+        self._pid = os.getpid()
+        if isinstance(where, DatabaseUrl):
+            self._writer = self._reader = _postgres_engine(where)
+            self._begin = f"select pg_advisory_xact_lock({WRITER_LOCK})"
+        else:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = _sqlite_engine(where, read_only=False)
+            self._reader = _sqlite_engine(where, read_only=True)
+            self._begin = "begin immediate"
+        if not self._current():
+            with self.transaction() as con:
+                schema.create(con, self._gate_columns(con))
+
+    def _current(self) -> bool:
+        """Every table there, gate_checks with `seq`: opening the store then writes nothing, so
+        it never waits for a running writer (`status` while a run writes)."""
+        from sqlalchemy import inspect
+
+        if self.path is not None and not self.path.exists():
+            return False
+        with driver_errors():
+            found = inspect(self._engine(self._reader))
+            if not schema.NAMES.issubset(found.get_table_names()):
+                return False
+            return "seq" in {column["name"] for column in found.get_columns("gate_checks")}
+
+    def _gate_columns(self, con: Transaction) -> frozenset[str]:
+        """The columns of an existing SQLite file's gate_checks (a PostgreSQL one is current)."""
+        if self.path is None:
+            return frozenset()
+        found = con.execute("pragma table_info(gate_checks)").fetchall()
+        return frozenset(str(row["name"]) for row in found)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None: the store is a PostgreSQL database)."""
+        return None if isinstance(self.where, DatabaseUrl) else self.where
+
+    def _engine(self, engine: Engine) -> Engine:
+        if os.getpid() != self._pid:  # a forked child never shares its parent's connections
+            self._writer.dispose(close=False)
+            self._reader.dispose(close=False)
+            self._pid = os.getpid()
+        return engine
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One immediate (write-locking) transaction, committed on success."""
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        try:
-            con.execute("pragma journal_mode = wal")
-            con.execute("pragma busy_timeout = 30000")
-            con.execute("begin immediate")
+    def transaction(self) -> Iterator[Transaction]:
+        """One writing transaction, serialized with every other writer, committed on success."""
+        with driver_errors(), self._engine(self._writer).connect() as con:
+            con.exec_driver_sql(self._begin)
             try:
-                yield con
-                con.execute("commit")
+                yield Transaction(con)
             except BaseException:
-                con.execute("rollback")
+                con.rollback()
                 raise
-        finally:
-            con.close()
+            con.commit()
 
     def binding(self) -> Binding | None:
         """The warehouse this store's ledger describes (None: not bound yet)."""
@@ -228,15 +272,14 @@ class StateStore:
         """Record the warehouse this store describes (once; a second bind changes nothing)."""
         with self.transaction() as con:
             con.execute(
-                "insert or ignore into warehouse_binding values (:id, :name, :when)",
+                """insert into warehouse_binding values (:id, :name, :when)
+                on conflict do nothing""",
                 {"id": identity, "name": name, "when": when},
             )
 
-    def read(self, sql: str, params: dict[str, object] | None = None) -> list[sqlite3.Row]:
-        """Run one read-only query."""
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-        try:
-            con.row_factory = sqlite3.Row
-            return list(con.execute(sql, params or {}).fetchall())
-        finally:
-            con.close()
+    def read(self, sql: str, params: Mapping[str, object] | None = None) -> list[Row]:
+        """Run one read-only query (it never waits for a writing transaction)."""
+        from sqlalchemy import text
+
+        with driver_errors(), self._engine(self._reader).connect() as con:
+            return list(con.execute(text(sql), dict(params or {})).mappings().fetchall())

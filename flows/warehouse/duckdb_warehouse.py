@@ -229,7 +229,7 @@ class DuckDBWarehouse:
             )
 
     def ops_mirror(self, store: StateStore) -> OpsMirror | None:
-        return None  # the state store is read where it is (SQLite beside the warehouse)
+        return None  # the state store is read where it is (SQLite or PostgreSQL)
 
 
 _TABLES = "select table_schema, table_name from information_schema.tables"

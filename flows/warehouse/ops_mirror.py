@@ -1,8 +1,8 @@
 """The ops mirror: the state store's ledger, gate checks and incidents published to BigQuery.
 
-The SQLite state store stays the working store of every run (locks and the ledger's
-compare-and-set need its transactions). On the BigQuery targets its tables are copied into the
-`ops` dataset (SLUICE_BQ_OPS_DATASET) so analysts and dashboards can query them there: each
+The state store (SQLite, or PostgreSQL) stays the working store of every run (locks and the
+ledger's compare-and-set need its transactions). On the BigQuery targets its tables are copied
+into the `ops` dataset (SLUICE_BQ_OPS_DATASET) so analysts and dashboards can query them there: each
 table's rows go up with one load job into a staging table and one MERGE on the table's key,
 so re-publishing never duplicates a row and a changed row (a finished attempt, a resolved
 incident) is updated. A table unchanged since its last publish (table `ops_published` keeps
@@ -95,7 +95,8 @@ when not matched then insert ({listed})
 def staged_rows(store: StateStore, table: MirrorTable) -> list[list[str]]:
     """Every row of a state store table as JSON literals in the mirror's column order."""
     name = identifier(table.name, "state table")
-    rows = store.read(f"select * from {name} order by rowid")
+    order = ", ".join(identifier(column, "state column") for column, _ in table.columns)
+    rows = store.read(f"select * from {name} order by {order}")
     staged = []
     for row in rows:
         values = [row[column] for column, _ in table.columns]
@@ -152,9 +153,10 @@ class BigQueryOpsMirror:
     def _remember(self, table: str, digest: str, count: int) -> None:
         with self.store.transaction() as con:
             con.execute(
-                """insert or replace into ops_published
-                    (table_name, digest, row_count, published_at)
-                values (:table, :digest, :count, :now)""",
+                """insert into ops_published (table_name, digest, row_count, published_at)
+                values (:table, :digest, :count, :now)
+                on conflict (table_name) do update set digest = excluded.digest,
+                    row_count = excluded.row_count, published_at = excluded.published_at""",
                 {"table": table, "digest": digest, "count": count, "now": utc_now().isoformat()},
             )
 

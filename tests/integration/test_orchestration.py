@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,6 +32,7 @@ from tests.support import (
     copy_project,
     lake_days,
     settings_at,
+    sluice_process,
     table_checksums,
     truth,
 )
@@ -110,36 +109,6 @@ def sluice_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
         "SLUICE_TARGET": "dev",
     }.items():
         monkeypatch.setenv(name, str(value))
-
-
-def sluice_process(
-    settings: Settings, folder: Path, *argv: str
-) -> subprocess.CompletedProcess[str]:
-    """The `sluice` command in a process of its own (no terminal) on a test's files, reporting
-    to the session's throwaway Prefect server (the CLI need not start its own)."""
-    from prefect.settings import PREFECT_API_URL
-
-    api_url = PREFECT_API_URL.value()
-    assert api_url
-    env = {
-        **os.environ,
-        "SLUICE_PROJECT_DIR": str(settings.project_dir),
-        "SLUICE_LAKE": str(settings.lake),
-        "SLUICE_DUCKDB": str(settings.duckdb),
-        "SLUICE_STATE": str(settings.state),
-        "SLUICE_TARGET": "dev",
-        "PREFECT_HOME": str(folder / "prefect"),
-        "PREFECT_API_URL": api_url,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "flows", *argv],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 # ---- a. a new model, a failed day, and a retry of that day only ----------------------------

@@ -26,6 +26,7 @@ from flows.project.deadlines import parse_deadline
 from flows.settings import PROJECT_DIR, NotifySettings, Secrets, Settings, get_settings
 from flows.state.ledger import Attempt
 from flows.state.ledger import Status as StepStatus
+from flows.state.location import StateLocation
 from flows.state.store import StateStore
 
 SCHEMA_FILE = PROJECT_DIR / "schemas" / "incident.v1.json"
@@ -75,9 +76,11 @@ def gate_problem(run_id: str = "run-1") -> Problem:
     )
 
 
-def test_the_same_problem_is_one_incident_until_it_is_resolved(tmp_path: Path) -> None:
+def test_the_same_problem_is_one_incident_until_it_is_resolved(
+    state_location: StateLocation,
+) -> None:
     clock, inbox = Clock(), Inbox()
-    incidents = Incidents(StateStore(tmp_path / "state.sqlite"), inbox, clock)
+    incidents = Incidents(StateStore(state_location), inbox, clock)
 
     first = incidents.open(gate_problem())
     clock.now += timedelta(minutes=5)

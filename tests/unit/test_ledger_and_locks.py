@@ -1,4 +1,5 @@
-"""The ledger's attempts, the leased locks, and which errors are worth a retry (SQLite only)."""
+"""The ledger's attempts, the leased locks, and which errors are worth a retry, on a SQLite
+file and on a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
+import psycopg
 import pytest
 
 from flows.errors import (
@@ -21,6 +22,7 @@ from flows.errors import (
     step_failure,
 )
 from flows.state.ledger import Attempt, Ledger, Outcome, Reason, Status
+from flows.state.location import StateLocation
 from flows.state.locks import Locks, process_alive
 from flows.state.store import StateStore
 
@@ -45,8 +47,8 @@ class Clock:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "state.sqlite")
+def store(state_location: StateLocation) -> StateStore:
+    return StateStore(state_location)
 
 
 @pytest.fixture()
@@ -260,8 +262,19 @@ def test_release_lets_another_run_take_the_lock(store: StateStore, clock: Clock)
         OSError(errno.EIO, "Input/output error"),
         RuntimeError("IO Error: Could not set lock on file warehouse.duckdb"),
         ConnectionResetError("peer went away"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
     ],
-    ids=["TransientStepFailure", "EIO", "could-not-set-lock", "ConnectionResetError"],
+    ids=[
+        "TransientStepFailure",
+        "EIO",
+        "could-not-set-lock",
+        "ConnectionResetError",
+        "pg-40001",
+        "pg-40P01",
+        "pg-57P01",
+    ],
 )
 def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
     assert is_transient(error)
@@ -275,8 +288,18 @@ def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
         StepFailed("dbt layer dwh", "2026-11-01", "Could not set lock on file"),
         ValueError("invalid literal for int()"),
         OSError(errno.ENOENT, "No such file or directory"),
+        psycopg.errors.UniqueViolation("duplicate key value violates unique constraint"),
+        psycopg.errors.UndefinedTable('relation "partition_attempts" does not exist'),
     ],
-    ids=["InputError", "StepFailed", "StepFailed-lock-text", "ValueError", "ENOENT"],
+    ids=[
+        "InputError",
+        "StepFailed",
+        "StepFailed-lock-text",
+        "ValueError",
+        "ENOENT",
+        "pg-23505",
+        "pg-42P01",
+    ],
 )
 def test_bad_input_and_bad_code_are_not_transient(error: BaseException) -> None:
     assert not is_transient(error)

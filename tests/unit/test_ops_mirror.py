@@ -47,7 +47,7 @@ def test_each_mirror_declares_exactly_the_sqlite_tables_columns(tmp_path: Path) 
     con = sqlite3.connect(tmp_path / "state.sqlite")
     for table in MIRRORED:
         sqlite_columns = [row[1] for row in con.execute(f"pragma table_info({table.name})")]
-        assert [name for name, _ in table.columns] == sqlite_columns, table.name
+        assert [name for name, _ in table.columns] + list(table.local) == sqlite_columns, table.name
     assert set(BY_NAME) == {"partition_attempts", "gate_checks", "incidents"}  # no locks
 
 
@@ -73,7 +73,8 @@ def test_gate_checks_get_a_stable_key_and_values_travel_as_json_literals(tmp_pat
     store = _store(tmp_path)
     with store.transaction() as con:
         con.execute(
-            "insert into gate_checks values ('2026-11-01', 'raw', 'raw.events', 'r1',"
+            "insert into gate_checks (dt, layer, suite, run_id, checked_at, success, row_count,"
+            " details) values ('2026-11-01', 'raw', 'raw.events', 'r1',"
             " '2026-11-01T10:00:00+00:00', 1, null, 'line\nbreak \"q\"')"
         )
     table = BY_NAME["gate_checks"]

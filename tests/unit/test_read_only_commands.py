@@ -1,5 +1,5 @@
 """`sluice status` and `sluice incidents` on small real state stores: no store, no card yet, a
-bucket lake (not listed), a changed folder lake, a live run."""
+bucket lake (not listed), a changed folder lake, a live run (on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flows.project.code import ProjectCard, StepFiles, code_versions
 from flows.project.lake_tables import FieldRule, LakeTable
 from flows.state.cards import save_card
 from flows.state.ledger import Ledger, Outcome, Status
+from flows.state.location import DatabaseUrl, StateLocation
 from flows.state.locks import Locks
 from flows.state.store import StateStore
 
@@ -59,6 +60,12 @@ def ran(store: StateStore, root: Path, *, finish: bool = True) -> None:
             ledger.finish(attempt, Outcome(Status.SUCCEEDED, rows_out=7))
 
 
+def store_at(where: StateLocation, env: pytest.MonkeyPatch) -> StateStore:
+    """The state store the commands read: SLUICE_STATE names it (a file, or a database)."""
+    env.setenv("SLUICE_STATE", where.url if isinstance(where, DatabaseUrl) else str(where))
+    return StateStore(where)
+
+
 def status(capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[str, str]]:
     assert main(["status", "--json"]) == 0
     return {e["layer"]: (e["state"], e["why"]) for e in json.loads(capsys.readouterr().out)}
@@ -87,9 +94,12 @@ def test_a_ledger_without_a_project_card_says_what_writes_it(
 
 
 def test_a_changed_lake_day_makes_every_step_of_the_day_stale(
-    place: Path, capsys: pytest.CaptureFixture[str]
+    place: Path,
+    state_location: StateLocation,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = StateStore(place / "state.sqlite")
+    store = store_at(state_location, clean_env)
     save_card(store, CARD, "2026-11-04T00:00:00+00:00")
     ran(store, place)
     assert status(capsys) == {"raw": ("succeeded", ""), "dwh": ("succeeded", "")}
@@ -118,9 +128,12 @@ def test_a_bucket_lake_is_not_listed_and_status_says_so(
 
 
 def test_a_step_of_a_live_run_is_running_and_of_a_gone_one_failed(
-    place: Path, capsys: pytest.CaptureFixture[str]
+    place: Path,
+    state_location: StateLocation,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = StateStore(place / "state.sqlite")
+    store = store_at(state_location, clean_env)
     save_card(store, CARD, "2026-11-04T00:00:00+00:00")
     ran(store, place, finish=False)
     gone = "abandoned: run run-1 ended before the step finished"

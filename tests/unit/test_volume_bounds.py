@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from flows.gates.history import passed_counts
 from flows.gates.volume import UNBOUNDED, VolumeRule
 from flows.sample.spec import WEEKLY, LakeSpec
 from flows.settings import holiday_dates
+from flows.state.location import StateLocation
 from flows.state.store import StateStore
 
 RULE = VolumeRule.of({})
@@ -94,8 +94,10 @@ def test_a_rule_with_an_unknown_key_is_a_project_error() -> None:
         VolumeRule.of({"history_days": 7})
 
 
-def test_only_days_whose_latest_check_passed_make_the_history(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.sqlite")
+def test_only_days_whose_latest_check_passed_make_the_history(
+    state_location: StateLocation,
+) -> None:
+    store = StateStore(state_location)
     rows = [
         ("2026-11-02", "t1", 1, 100),
         ("2026-11-03", "t1", 0, 10),  # blocked: never history
@@ -107,7 +109,8 @@ def test_only_days_whose_latest_check_passed_make_the_history(tmp_path: Path) ->
     with store.transaction() as con:
         for dt, checked, ok, n in rows:
             con.execute(
-                "insert into gate_checks values (:dt, 'raw', 'raw.events', 'r', :at, :ok, :n, '')",
+                "insert into gate_checks (dt, layer, suite, run_id, checked_at, success,"
+                " row_count, details) values (:dt, 'raw', 'raw.events', 'r', :at, :ok, :n, '')",
                 {"dt": dt, "at": f"{dt}T{checked}", "ok": ok, "n": n},
             )
     found = passed_counts(store, "raw.events", date(2026, 11, 6), 28)

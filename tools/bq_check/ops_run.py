@@ -106,8 +106,9 @@ def run_ops_check(
 def _record_gate_check(store: StateStore, day: date) -> None:
     with store.transaction() as con:
         con.execute(
-            """insert into gate_checks values (:dt, 'raw', 'raw.events', 'check-ops',
-                :checked_at, 1, 300, :details)""",
+            """insert into gate_checks
+                (dt, layer, suite, run_id, checked_at, success, row_count, details)
+            values (:dt, 'raw', 'raw.events', 'check-ops', :checked_at, 1, 300, :details)""",
             {
                 "dt": day.isoformat(),
                 "checked_at": f"{day.isoformat()}T10:00:00+00:00",
