@@ -112,7 +112,8 @@ SOAK_FUZZ ?= 300
 
 soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_FUZZ fuzzed lakes; prints tallies
 	SLUICE_KILLS=$(SOAK_KILLS) SLUICE_SOAK_DAYS=2 SLUICE_FUZZ_EXAMPLES=$(SOAK_FUZZ) \
-		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py tests/integration/test_fuzzed_lakes.py
+		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py \
+		tests/integration/test_crash_safety_second_chunk.py tests/integration/test_fuzzed_lakes.py
 
 DOCS_PORT ?= 8080
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
+from tests.crash_soak import Baseline
 from tests.support import Build, copy_project, lake_days, settings_at, table_checksums
 
 
@@ -24,3 +26,16 @@ def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) 
     ws = Workspace.open(settings_at(snapshot, lake, warehouse))
     report = run_partitions(ws, [(day, None) for day in lake_days()])
     return Build(ws.settings, report.run_id, table_checksums(warehouse))
+
+
+@pytest.fixture(scope="session")
+def crash_baseline(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """The crash soak's lake, census and clean checksums: built once a session, across workers."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.crash_soak import baseline
+
+    base = tmp_path_factory.getbasetemp()
+    # under xdist, the run's folder above the workers' own
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return baseline(shared / "crash-baseline", str(PREFECT_API_URL.value()))
