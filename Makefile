@@ -62,6 +62,7 @@ deploy: install ## register the deployments of prefect.yaml with the server of `
 # a throwaway DuckDB file and target path under target/lint, so linting never opens data/.
 LINT_DIR := target/lint
 LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
+# `make lint SQL_PATHS=models/x.sql` lints only the given files (the SQL lint tests do).
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
