@@ -19,9 +19,12 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project(tmp_path_factory.mktemp("project") / "sluice")
 
 
-@pytest.fixture(scope="module")
-def clean(snapshot: Path, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """The unmodified project run over every lake day in order (read-only for tests)."""
+@pytest.fixture(scope="session")
+def clean(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The unmodified project run over every lake day in order (read-only for tests: copy_build
+    gives a test its own copy). Built once a session (per xdist worker), on a project snapshot of
+    its own, for the modules that used to build the same warehouse each."""
+    snapshot = copy_project(tmp_path_factory.mktemp("project") / "sluice")
     warehouse = tmp_path_factory.mktemp("clean") / "warehouse.duckdb"
     ws = Workspace.open(settings_at(snapshot, lake, warehouse))
     report = run_partitions(ws, [(day, None) for day in lake_days()])
