@@ -62,6 +62,7 @@ deploy: install ## register the deployments of prefect.yaml with the server of `
 # a throwaway DuckDB file and target path under target/lint, so linting never opens data/.
 LINT_DIR := target/lint
 LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
+# `make lint SQL_PATHS=models/x.sql` lints only the given files (the SQL lint tests do).
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
@@ -112,7 +113,8 @@ SOAK_FUZZ ?= 300
 
 soak: install ## crash soak (SOAK_KILLS seeded SIGKILLs, then re-runs) and SOAK_FUZZ fuzzed lakes; prints tallies
 	SLUICE_KILLS=$(SOAK_KILLS) SLUICE_SOAK_DAYS=2 SLUICE_FUZZ_EXAMPLES=$(SOAK_FUZZ) \
-		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py tests/integration/test_fuzzed_lakes.py
+		$(BIN)/pytest -q -s tests/integration/test_crash_safety.py \
+		tests/integration/test_crash_safety_second_chunk.py tests/integration/test_fuzzed_lakes.py
 
 DOCS_PORT ?= 8080
 

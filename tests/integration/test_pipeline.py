@@ -11,7 +11,7 @@ import pytest
 
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
-from tests.support import lake_days, settings_for, table_checksums, truth
+from tests.support import Build, copy_build, lake_days, settings_for, table_checksums, truth
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -23,10 +23,11 @@ def _build(lake: Path, warehouse: Path, days: list[Any]) -> Workspace:
 
 
 @pytest.fixture(scope="module")
-def in_order(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built from the session lake, one day after the other."""
-    warehouse = tmp_path_factory.mktemp("in-order") / "warehouse.duckdb"
-    _build(lake, warehouse, lake_days())
+def in_order(clean: Build, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built from the session lake, one day after the other (a copy of the session's
+    clean build, its state store where settings_for looks)."""
+    warehouse, state = copy_build(clean, tmp_path_factory.mktemp("in-order"))
+    state.rename(warehouse.with_suffix(".state.sqlite"))
     return warehouse
 
 

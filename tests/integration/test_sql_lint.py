@@ -1,7 +1,9 @@
 """The SQL part of `make lint` (both sqlfluff passes) fails on bad SQL and says file and line.
 
 Each test copies the dbt project to a temp folder, breaks it, and runs exactly the sqlfluff
-commands that `make -n lint` prints for that copy (so the test follows the Makefile).
+commands that `make -n lint` prints for that copy (so the test follows the Makefile), with
+SQL_PATHS set to the SQL files the break can reach: the dbt templater compiles only those, not
+all of models/ and tests/dbt/ twice (`make lint` itself keeps the whole project clean).
 """
 
 from __future__ import annotations
@@ -46,11 +48,20 @@ def project_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def _sql_lint_commands(project: Path) -> list[str]:
-    """The SQL lint lines of `make lint`, expanded by make for this folder."""
+def _sql_lint_commands(project: Path, paths: list[str] | None = None) -> list[str]:
+    """The SQL lint lines of `make lint` (SQL_PATHS=paths if given), expanded for this folder."""
     dry = subprocess.run(
         # -o: never reinstall the real .venv from the copy's pyproject.toml.
-        ["make", "-n", "-s", "VENV=" + str(VENV), "-o", f"{VENV}/.installed", "lint"],
+        [
+            "make",
+            "-n",
+            "-s",
+            "VENV=" + str(VENV),
+            "-o",
+            f"{VENV}/.installed",
+            *(["SQL_PATHS=" + " ".join(paths)] if paths is not None else []),
+            "lint",
+        ],
         cwd=project,
         capture_output=True,
         text=True,
@@ -61,11 +72,11 @@ def _sql_lint_commands(project: Path) -> list[str]:
     return lines
 
 
-def _run_sql_lint(project: Path) -> tuple[int, str]:
-    """Run the SQL lint lines in order, stopping at the first failure like make does."""
+def _run_sql_lint(project: Path, paths: list[str]) -> tuple[int, str]:
+    """Run the SQL lint lines on paths in order, stopping at the first failure like make does."""
     (project / "target" / "lint").mkdir(parents=True, exist_ok=True)
     output = ""
-    for command in _sql_lint_commands(project):
+    for command in _sql_lint_commands(project, paths):
         done = subprocess.run(
             ["bash", "-c", command], cwd=project, capture_output=True, text=True, check=False
         )
@@ -81,6 +92,17 @@ def _replace(path: Path, old: str, new: str) -> int:
     at = text.index(old)
     path.write_text(text[:at] + new + text[at + len(old) :])
     return text[:at].count("\n") + 1
+
+
+def _sql_files_calling(project: Path, macro: str) -> list[str]:
+    """The SQL files under models/ and tests/dbt/ (what `make lint` lints) that call a macro."""
+    call = re.compile(r"\b" + macro + r"\(")
+    return sorted(
+        str(path.relative_to(project))
+        for folder in ("models", "tests/dbt")
+        for path in (project / folder).rglob("*.sql")
+        if call.search(path.read_text())
+    )
 
 
 def _findings(output: str) -> dict[str, list[tuple[int, str]]]:
@@ -112,7 +134,7 @@ def test_a_lint_violation_and_a_syntax_error_are_reported_with_file_and_line(
         "    group by event_date, algorithm, slot,\n    where",
     )
 
-    code, output = _run_sql_lint(project_copy)
+    code, output = _run_sql_lint(project_copy, [kpis, performance])
 
     assert code != 0, output
     found = _findings(output)
@@ -129,11 +151,18 @@ def test_an_uppercase_keyword_rendered_by_a_macro_fails_the_second_pass(
     _replace(project_copy / "macros/ratio.sql", " as {{ type_rate() }}", " AS {{ type_rate() }}")
     kpis = project_copy / "models/marts/kpi/daily_kpis.sql"
     call_lines = [n for n, line in enumerate(kpis.read_text().splitlines(), 1) if "ratio(" in line]
+    # The break reaches the SQL files that call the macro: no other macro calls it.
+    callers = _sql_files_calling(project_copy, "ratio")
+    macros = project_copy / "macros"
+    assert [m for m in macros.rglob("*.sql") if "ratio(" in m.read_text()] == [macros / "ratio.sql"]
 
-    code, output = _run_sql_lint(project_copy)
+    code, output = _run_sql_lint(project_copy, callers)
 
     assert code != 0, output
-    assert "--config .sqlfluff-rendered" in _sql_lint_commands(project_copy)[1]
+    assert "--config .sqlfluff-rendered" in _sql_lint_commands(project_copy, callers)[1]
+    # `make lint` itself lints every model and singular test in both passes.
+    for command in _sql_lint_commands(project_copy):
+        assert "/sqlfluff lint models tests/dbt --format " in command, command
     found = _findings(output)
     # Reported at each model line that calls the macro (the first pass passed: it is macro code).
     assert sorted(found) == [
