@@ -62,7 +62,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--max-concurrency",
         type=_positive,
         default=1,
-        help="partitions at once (BigQuery only; DuckDB has one writer)",
+        help="partitions at once: refused on DuckDB (one writer); not used yet on BigQuery",
     )
 
     retry = commands.add_parser("retry", help="re-run failed or blocked lake days")
