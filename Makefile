@@ -81,16 +81,12 @@ lint: install ## secrets scan, YAML, dbt parse, descriptions, quality gates, SQL
 test-fast: install postgres ## the quick inner loop (under a minute): unit tests, no dbt runs (a throwaway PostgreSQL for the state store)
 	$(BIN)/pytest -q -x tests/unit
 
-# pytest: one file per worker, so a module's fixtures build once. The BigQuery check runs beside
-# it, on the CPU the two workers leave idle (their files end unevenly); its log follows pytest's.
-test: install lint browser postgres bq-venvs ## everything CI checks (README's test command)
-	@mkdir -p target
-	@$(BIN)/python -m tools.bq_check > target/bq-check.log 2>&1 & checking=$$!; \
-	trap 'kill $$checking 2>/dev/null; exit 130' INT TERM; \
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30; tests=$$?; \
-	wait $$checking; checked=$$?; \
-	echo "--- make bq-check (ran beside pytest; exit $$checked)"; cat target/bq-check.log; \
-	test $$tests = 0 -a $$checked = 0
+# Lint and the BigQuery check run side by side (each keeps mostly one core busy; each target's
+# output is printed whole when it ends), then pytest: one file per worker, so a module's
+# fixtures build once.
+test: install browser postgres bq-venvs ## everything CI checks (README's test command)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint bq-check
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
 # each gets its own venv, installed from PyPI by pip.

@@ -234,11 +234,12 @@ def _gates(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from flows.cli import tables
-    from flows.pipeline.plan import plan
+    from flows.pipeline.plan import plan, plan_cost
     from flows.pipeline.workspace import Workspace
 
     ws = Workspace.open()
-    tables.print_plan(plan(ws, args.start, args.end, force=args.force))
+    planned = plan(ws, args.start, args.end, force=args.force)
+    tables.print_plan(planned, cost=plan_cost(ws, planned))
     return 0
 
 

@@ -11,7 +11,8 @@ from rich.markup import escape
 from flows.cli.table_layout import WIDE, Cell, number, seconds, table
 from flows.errors import one_line
 from flows.gates.checks import GateResult
-from flows.pipeline.plan import PlannedDay
+from flows.pipeline.plan import PlanCost, PlannedDay
+from flows.pipeline.progress import duration
 from flows.pipeline.run_records import LayerSummary, RunReport
 from flows.pipeline.run_report import overview_path, page_path, step_lines
 from flows.warehouse.records import Sweep
@@ -60,8 +61,11 @@ def print_sweeps(sweeps: list[Sweep], *, applied: bool, console: Console | None 
     console.print(shown)
 
 
-def print_plan(planned: list[PlannedDay], console: Console | None = None) -> None:
-    """Print which lake days a backfill will run, from which step, and why."""
+def print_plan(
+    planned: list[PlannedDay], console: Console | None = None, cost: PlanCost | None = None
+) -> None:
+    """Print which lake days a backfill will run, from which step, and why; then, given its
+    cost, the time it will take by the ledger's durations."""
     console = console or Console()
     if not planned:
         console.print("nothing to do: every lake day in the range is up to date")
@@ -73,6 +77,25 @@ def print_plan(planned: list[PlannedDay], console: Console | None = None) -> Non
     for day in planned:
         shown.add_row(day.dt.isoformat(), escape(day.from_layer), escape(one_line(day.reason)))
     console.print(shown)
+    if cost is not None:
+        console.print(escape(plan_time(cost)))
+
+
+def plan_time(cost: PlanCost) -> str:
+    """One line: the estimated time of a plan and what it comes from."""
+    running = [(layer, units, cost.per_day[layer]) for layer, units in cost.units.items() if units]
+    basis = ", ".join(
+        f"{layer} {units} days at {'?' if each is None else duration(each)}"
+        for layer, units, each in running
+    )
+    total = cost.seconds
+    if total is None:
+        unknown = ", ".join(layer for layer, _, each in running if each is None)
+        return f"estimated time: unknown until {unknown} succeeded once here ({basis})"
+    return (
+        f"estimated time: ~{duration(total)} ({basis} each: the median of the step's recent "
+        "successes in the ledger)"
+    )
 
 
 def print_gates(

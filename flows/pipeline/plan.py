@@ -10,6 +10,7 @@ from functools import partial
 
 from flows.errors import WarehouseBusy
 from flows.lake.layout import fingerprint
+from flows.pipeline.progress import Estimator
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import QUARANTINE, RAW_LAYER
 from flows.state.step_states import UPSTREAM_AGAIN, Now, State, StepState
@@ -121,3 +122,41 @@ def plan(
             continue
         planned.append(PlannedDay(dt, todo.layer, todo.state))
     return planned
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """What a plan will take: the lake days each step runs and the ledger's seconds per lake day
+    of each step (None: no success of it recorded yet)."""
+
+    units: dict[str, int]
+    per_day: dict[str, float | None]
+
+    @property
+    def seconds(self) -> float | None:
+        """The whole plan's estimated seconds; None while a step it runs has no history."""
+        total = 0.0
+        for layer, units in self.units.items():
+            if units:
+                per_day = self.per_day.get(layer)
+                if per_day is None:
+                    return None
+                total += units * per_day
+        return total
+
+
+def plan_cost(ws: Workspace, planned: list[PlannedDay]) -> PlanCost:
+    """Each planned day runs from its first step to the last; each step costs the median of its
+    recent successes per lake day (the estimate the run's progress starts from)."""
+    steps = ws.project.steps
+    estimator = Estimator.from_ledger(ws.ledger, steps)
+    return PlanCost(step_days(planned, steps), {layer: estimator.per_day(layer) for layer in steps})
+
+
+def step_days(planned: list[PlannedDay], steps: tuple[str, ...]) -> dict[str, int]:
+    """The lake days each step runs: every planned day from its first step to the last."""
+    units = dict.fromkeys(steps, 0)
+    for day in planned:
+        for layer in steps[steps.index(day.from_layer) :]:
+            units[layer] += 1
+    return units

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,8 +18,10 @@ import duckdb
 import pytest
 
 from flows.cli.main import main
+from flows.cli.tables import plan_time
 from flows.errors import PartitionsFailed, one_line
-from flows.pipeline.plan import PlannedDay, plan, step_states
+from flows.pipeline.plan import PlannedDay, plan, plan_cost, step_states
+from flows.pipeline.progress import duration
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, Settings
@@ -225,6 +228,28 @@ def test_editing_a_marts_model_makes_every_days_marts_stale(clean: Build, tmp_pa
         expected[day, "marts"] = ("stale", "the code changed since it succeeded")
     assert states(ws) == expected
     assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(day, "marts", "stale") for day in DAYS]
+
+
+def test_a_plan_costs_each_step_it_runs_at_the_ledgers_median_seconds_per_day(
+    clean: Build, tmp_path: Path
+) -> None:
+    """The dry run's estimate: the stale marts of five days cost five marts days at the median of
+    the marts step's successes in this warehouse's ledger; the steps it skips cost nothing."""
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
+    kpis.write_text(kpis.read_text() + "\n-- a comment is a code change too\n")
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
+
+    cost = plan_cost(ws, plan(ws, DAYS[0], DAYS[-1]))
+    marts = statistics.median(ws.ledger.recent_durations("marts"))
+    assert cost.units == {"raw": 0, "dwh": 0, "marts": len(DAYS)}
+    assert cost.per_day["marts"] == marts
+    assert cost.seconds == pytest.approx(len(DAYS) * marts)
+    assert plan_time(cost) == (
+        f"estimated time: ~{duration(len(DAYS) * marts)} (marts {len(DAYS)} days at "
+        f"{duration(marts)} each: the median of the step's recent successes in the ledger)"
+    )
 
 
 # ---- c. one writer per DuckDB warehouse ------------------------------------------------------
