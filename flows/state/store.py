@@ -207,30 +207,57 @@ class StateStore:
     def __init__(self, where: StateLocation) -> None:
         self.where = where
         self._pid = os.getpid()
+        self._engines: tuple[Engine, Engine] | None = None  # (writer, reader), made on first use
         if isinstance(where, DatabaseUrl):
-            self._writer = self._reader = _postgres_engine(where)
             self._begin = f"select pg_advisory_xact_lock({WRITER_LOCK})"
         else:
             where.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = _sqlite_engine(where, read_only=False)
-            self._reader = _sqlite_engine(where, read_only=True)
             self._begin = "begin immediate"
         if not self._current():
             with self.transaction() as con:
                 schema.create(con, self._gate_columns(con))
 
+    @property
+    def _writer(self) -> Engine:
+        return self._made()[0]
+
+    @property
+    def _reader(self) -> Engine:
+        return self._made()[1]
+
+    def _made(self) -> tuple[Engine, Engine]:
+        """The engines, made when first needed: a command that only reads a SQLite file
+        (`status`, `incidents`) never imports SQLAlchemy."""
+        if self._engines is None:
+            if isinstance(self.where, DatabaseUrl):
+                engine = _postgres_engine(self.where)
+                self._engines = (engine, engine)
+            else:
+                self._engines = (
+                    _sqlite_engine(self.where, read_only=False),
+                    _sqlite_engine(self.where, read_only=True),
+                )
+        return self._engines
+
     def _current(self) -> bool:
         """Every table there, gate_checks with `seq`: opening the store then writes nothing, so
         it never waits for a running writer (`status` while a run writes)."""
-        from sqlalchemy import inspect
-
         if self.path is not None and not self.path.exists():
             return False
-        with driver_errors():
-            found = inspect(self._engine(self._reader))
-            if not schema.NAMES.issubset(found.get_table_names()):
-                return False
-            return "seq" in {column["name"] for column in found.get_columns("gate_checks")}
+        names = "select name from sqlite_master where type = 'table'"
+        if self.path is None:
+            names = """select table_name as name from information_schema.tables
+            where table_schema = current_schema()"""
+        if not schema.NAMES.issubset(str(row["name"]) for row in self.read(names)):
+            return False
+        if self.path is None:
+            columns = self.read(
+                """select column_name as name from information_schema.columns
+                where table_schema = current_schema() and table_name = 'gate_checks'"""
+            )
+        else:
+            columns = self.read("select name from pragma_table_info('gate_checks')")
+        return "seq" in {str(row["name"]) for row in columns}
 
     def _gate_columns(self, con: Transaction) -> frozenset[str]:
         """The columns of an existing SQLite file's gate_checks (a PostgreSQL one is current)."""
@@ -245,9 +272,9 @@ class StateStore:
         return None if isinstance(self.where, DatabaseUrl) else self.where
 
     def _engine(self, engine: Engine) -> Engine:
-        if os.getpid() != self._pid:  # a forked child never shares its parent's connections
-            self._writer.dispose(close=False)
-            self._reader.dispose(close=False)
+        if os.getpid() != self._pid and self._engines is not None:
+            for made in self._engines:  # a forked child never shares its parent's connections
+                made.dispose(close=False)
             self._pid = os.getpid()
         return engine
 
@@ -278,7 +305,18 @@ class StateStore:
             )
 
     def read(self, sql: str, params: Mapping[str, object] | None = None) -> list[Row]:
-        """Run one read-only query (it never waits for a writing transaction)."""
+        """Run one read-only query (it never waits for a writing transaction). A SQLite file is
+        read with the standard library's driver, which takes the same `:name` parameters."""
+        if self.path is not None:
+            file = sqlite3.connect(
+                f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=BUSY_SECONDS
+            )
+            try:
+                cursor = file.execute(sql, dict(params or {}))
+                names = [column[0] for column in cursor.description or ()]
+                return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+            finally:
+                file.close()
         from sqlalchemy import text
 
         with driver_errors(), self._engine(self._reader).connect() as con:
