@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flows.cli.environment import apply_offline_defaults
+from flows.cli.environment import apply_offline_defaults, without_heartbeats
 from tests.support import DAYS, EVENTS_PER_DAY, SEED, START, settings_for
 
 # Tests never touch the developer's data/: Prefect's home goes to a throwaway folder.
@@ -38,7 +38,7 @@ def prefect_server() -> Iterator[None]:
     """A throwaway Prefect API for the session, so flows and tasks run as in production."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=120), without_heartbeats():
         yield
 
 

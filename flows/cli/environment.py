@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flows.settings import PROJECT_DIR
 
@@ -23,3 +25,25 @@ def apply_offline_defaults() -> None:
     """Set each default unless the caller already chose a value (call before importing prefect)."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+@contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs in this process send Prefect no heartbeats, unless a setting asks for them.
+
+    Heartbeats let Prefect's zombie detection see a flow run die; Sluice sees that already (the
+    warehouse lease and the watchdog). They cost each flow run its end: Prefect joins the
+    heartbeat thread, which sleeps a second at a time (0.77 s over a warm daily run's two
+    joins). A deployment's runs, started by Prefect's worker, keep Prefect's own setting.
+    """
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY (or a profile) chose
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

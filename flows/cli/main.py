@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flows.cli import report_command
-from flows.cli.environment import apply_offline_defaults
+from flows.cli.environment import apply_offline_defaults, without_heartbeats
 from flows.cli.parser import build_parser
 from flows.dates import check_order
 from flows.errors import InvalidParameter, SluiceError, one_line
@@ -108,12 +108,13 @@ def _pipeline(args: argparse.Namespace) -> int:
     _quiet_user_errors(_debugging(args))
 
     try:
-        if args.command == "run":
-            result = pipeline.daily(args.date)
-        elif args.command == "backfill":
-            result = pipeline.backfill(args.start, args.end, force=args.force)
-        else:
-            result = pipeline.retry_failed(args.start, args.end)
+        with without_heartbeats():
+            if args.command == "run":
+                result = pipeline.daily(args.date)
+            elif args.command == "backfill":
+                result = pipeline.backfill(args.start, args.end, force=args.force)
+            else:
+                result = pipeline.retry_failed(args.start, args.end)
     except PartitionsFailed as exc:
         tables.print_run(exc.report, get_settings().reports_dir)
         tables.print_summary(exc.report.summary, exc.report.seconds, exc.report.data_docs)

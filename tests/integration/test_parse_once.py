@@ -1,4 +1,4 @@
-"""One dbt parse per process: a second Workspace reuses the manifest until a project file changes."""
+"""One dbt parse per process: a second project object reuses the manifest until a file changes."""
 
 from __future__ import annotations
 

@@ -270,3 +270,23 @@ def test_identifiers_for_sql_are_whitelisted(name: str) -> None:
     with pytest.raises(ProjectError, match="is not a lowercase identifier"):
         identifier(name, "raw table")
     assert identifier("events_2", "raw table") == "events_2"
+
+
+def test_flow_runs_of_a_command_send_no_heartbeats_unless_a_setting_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.context import SettingsContext
+    from prefect.settings import Settings, get_current_settings
+
+    from flows.cli.environment import without_heartbeats
+
+    default = Settings().flows.heartbeat_frequency
+    assert default is not None  # Prefect sends heartbeats by default
+    with without_heartbeats():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == default
+
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    profile = SettingsContext.get().profile
+    with SettingsContext(profile=profile, settings=Settings()), without_heartbeats():
+        assert get_current_settings().flows.heartbeat_frequency == 60
