@@ -21,6 +21,7 @@ from flows.pipeline.steps import run_batch_step, run_step
 from flows.pipeline.summary import summarize
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import RAW_LAYER
+from flows.state.ledger import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +104,27 @@ def _planned(ws: Workspace, groups: list[tuple[list[date], str | None]]) -> RunP
     return RunProgress(units, Estimator.from_ledger(ws.ledger, ws.project.steps))
 
 
-def recover(ws: Workspace) -> list[tuple[date, str]]:
+def _dead(ws: Workspace, attempt: Attempt) -> bool:
+    holder = ws.locks.holder(f"partition:{attempt.dt.isoformat()}")
+    # another live run (BigQuery takes several) may be on it
+    return holder is None or holder.run_id != attempt.run_id or not ws.locks.is_live(holder)
+
+
+def recover(ws: Workspace, run_id: str) -> list[tuple[date, str]]:
     """Close the attempts whose process died while they ran, and restore the audit copy of
     their windows from the published one, so no reader sees what no gate checked; the
-    (lake day, step) pairs recovered. A run calls it holding the warehouse's lock."""
-    recovered = []
-    for attempt in ws.ledger.running():
-        holder = ws.locks.holder(f"partition:{attempt.dt.isoformat()}")
-        if holder is not None and holder.run_id == attempt.run_id and ws.locks.is_live(holder):
-            continue  # another live run (BigQuery takes several) is on it
-        ws.ledger.abandon_running(
-            attempt.dt, attempt.layer, "its process ended before the step finished"
-        )
-        ws.publish(attempt.layer, attempt.dt, attempt.dt, restore=True)
-        recovered.append((attempt.dt, attempt.layer))
-    return recovered
+    (lake day, step) pairs recovered. A run calls it holding the warehouse's lock; where runs
+    overlap, it restores in the dbt steps' turn (another run may be building in the copy)."""
+    dead = [attempt for attempt in ws.ledger.running() if _dead(ws, attempt)]
+    if not dead:
+        return []
+    with ws.locks.waiting(ws.warehouse.build_lock_key, run_id, patience=ws.settings.lease_seconds):
+        for attempt in dead:
+            ws.ledger.abandon_running(
+                attempt.dt, attempt.layer, "its process ended before the step finished"
+            )
+            ws.publish(attempt.layer, attempt.dt, attempt.dt, restore=True)
+    return [(attempt.dt, attempt.layer) for attempt in dead]
 
 
 def _build_docs(ws: Workspace, run_id: str) -> Path | None:
@@ -135,7 +142,7 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
     run_id = current_run_id()
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
         ws.check_warehouse()
-        recover(ws)
+        recover(ws, run_id)
         groups = _groups(plan)
         with showing(_planned(ws, groups)) as reporter:
             runs = [

@@ -101,7 +101,18 @@ def _build_gate_publish(
 
     In a batch, the first day's gate checks the dates before the batch and the last day's
     those after it, so each rewritten date is checked once.
+
+    Where runs may overlap (BigQuery), their dbt steps take turns (the warehouse's
+    build_lock_key), since they share the audit copies; landing does not wait.
     """
+    key = None if layer == RAW_LAYER else ws.warehouse.build_lock_key
+    with ws.locks.waiting(key, run_id, patience=ws.settings.lease_seconds):
+        return _build_gate_publish_in_turn(ws, days, layer, run_id, blocks)
+
+
+def _build_gate_publish_in_turn(
+    ws: Workspace, days: list[date], layer: str, run_id: str, blocks: dict[str, Block]
+) -> _Checked:
     first, last = days[0], days[-1]
     tables = ws.project.tables(layer)
     built = frozenset(t.alias for t in tables if t.name not in blocks)

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,12 +173,45 @@ class Locks:
             yield
             return
         self.acquire(key, run_id)
+        with self._kept(key, run_id):
+            yield
+
+    @contextmanager
+    def _kept(self, key: str, run_id: str) -> Iterator[None]:
+        """A lock just acquired: renewed by keeping(), fenced by check_held(), then released."""
         self._held.setdefault(run_id, set()).add(key)
         try:
             yield
         finally:
             self._held.get(run_id, set()).discard(key)
             self.release(key, run_id)
+
+    @contextmanager
+    def waiting(
+        self, key: str | None, run_id: str, *, patience: float, poll: float = 2.0
+    ) -> Iterator[None]:
+        """Hold a lock for a block, waiting while another live run holds it (nothing for key
+        None); LockHeld once `patience` seconds passed without it. The wait is polled: every
+        `poll` seconds, doubling up to 30."""
+        if key is None:
+            yield
+            return
+        deadline = time.monotonic() + patience
+        said = ""
+        while True:
+            try:
+                self.acquire(key, run_id)
+                break
+            except LockHeld as exc:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(f"{exc} (waited {patience:.0f} s)") from None
+                if str(exc) != said:
+                    log.info("waiting: %s", exc)
+                    said = str(exc)
+                time.sleep(min(poll, max(deadline - time.monotonic(), 0.0)))
+                poll = min(poll * 2, 30.0)
+        with self._kept(key, run_id):
+            yield
 
     def check_held(self, run_id: str) -> None:
         """Raise LockLost unless run_id still holds every lock it took through holding()."""

@@ -83,6 +83,12 @@ class BigQueryWarehouse:
         self.project = project_id(settings.bq_project)
 
     @property
+    def build_lock_key(self) -> str:
+        # Runs land their own lake days side by side (each load stages in its own table), but
+        # every run builds, gates and publishes through the same audit datasets: one at a time.
+        return f"build:bigquery:{self.project}"
+
+    @property
     def name(self) -> str:
         return f"the BigQuery project {self.project}" + (" (emulator)" if self.emulator else "")
 

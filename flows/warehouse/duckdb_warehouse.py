@@ -73,6 +73,7 @@ class DuckDBWarehouse:
 
     aware_timestamps = False
     concurrent_writers = False
+    build_lock_key = None  # lock_key holds the whole run
 
     def __init__(self, path: Path) -> None:
         self.path = path

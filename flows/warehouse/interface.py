@@ -48,6 +48,12 @@ class Warehouse(Protocol):
         ...
 
     @property
+    def build_lock_key(self) -> str | None:
+        """The lock that serialises the dbt steps of runs that overlap (they share the audit
+        copies they build, gate and publish from); None: lock_key serialises whole runs."""
+        ...
+
+    @property
     def concurrent_writers(self) -> bool:
         """Whether several runs may write at once (a DuckDB file has one writer)."""
         ...

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import statistics
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,9 +28,10 @@ from flows.pipeline.progress import duration
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, Settings
-from flows.state.ledger import Status
+from flows.state.ledger import Ledger, Status
 from flows.state.locks import Holder, Locks
 from flows.state.store import StateStore
+from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests.support import (
     Build,
     add_model,
@@ -419,3 +423,59 @@ def test_a_backfill_off_the_terminal_logs_one_progress_line_per_finished_step(
     assert sorted((a.layer, a.status) for a in attempts) == sorted(
         (layer, Status.SUCCEEDED) for layer in LAYERS for _ in range(3)
     )
+
+
+class _TakingTurns(DuckDBWarehouse):
+    """A DuckDB file with BigQuery's rule for runs that overlap: landing goes on, the dbt steps
+    take turns (build_lock_key). BigQuery itself cannot run here."""
+
+    build_lock_key = "build:taking-turns"
+
+
+def test_where_runs_overlap_landing_goes_on_and_the_dbt_steps_wait_their_turn(
+    clean: Build,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    warehouse, state = copy_build(clean, tmp_path)
+    settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    monkeypatch.setattr("flows.pipeline.workspace.warehouse_for", lambda s: _TakingTurns(s.duckdb))
+    ws = Workspace.open(settings)
+    key = _TakingTurns.build_lock_key
+    other = Locks(StateStore(state), host="another-host")  # a live run elsewhere builds
+    other.acquire(key, "other-run")
+    day = DAYS[-1]
+    caplog.set_level(logging.INFO, logger="flows.state.locks")
+    seen: dict[str, Any] = {}
+    ended = threading.Event()
+
+    def release_once_the_run_waits() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not ended.is_set():
+            if any(f"waiting: {key} is held by run other-run" in r.message for r in caplog.records):
+                latest = Ledger(StateStore(state)).latest(day, day)
+                seen["steps"] = {layer: a.status for (_, layer), a in latest.items()}
+                seen["runs"] = {layer: a.run_id for (_, layer), a in latest.items()}
+                break
+            time.sleep(0.05)
+        other.release(key, "other-run")
+
+    releaser = threading.Thread(target=release_once_the_run_waits)
+    releaser.start()
+    try:
+        report = run_partitions(ws, [(day, None)])
+    finally:
+        ended.set()
+        releaser.join()
+
+    assert seen, "the run never waited for the other run's turn"
+    # landing did not wait; the DWH step had started and waited; marts were not reached
+    assert seen["steps"]["raw"] == Status.SUCCEEDED
+    assert seen["steps"]["dwh"] == Status.RUNNING
+    assert seen["runs"]["raw"] == seen["runs"]["dwh"] == report.run_id
+    assert seen["runs"]["marts"] != report.run_id
+    assert [(r.dt, r.error) for r in report.runs] == [(day, None)]
+    assert [a.layer for a in report.runs[0].attempts] == list(LAYERS)
+    assert ws.locks.holder(key) is None  # its turn ended with the step
+    assert table_checksums(warehouse) == clean.checksums

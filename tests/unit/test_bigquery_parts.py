@@ -86,6 +86,8 @@ def test_one_warehouse_object_is_chosen_by_the_target(tmp_path: Path) -> None:
     assert isinstance(emulator, BigQueryWarehouse)
     assert (emulator.project, emulator.client.project) == ("sluice-check", "sluice-check")
     assert (emulator.lock_key, emulator.concurrent_writers) == (None, True)
+    # runs overlap on BigQuery, but their dbt steps take turns; a DuckDB run holds it all
+    assert (emulator.build_lock_key, dev.build_lock_key) == ("build:bigquery:sluice-check", None)
     assert (emulator.aware_timestamps, emulator.quote("dt")) == (True, "`dt`")
     with pytest.raises(ProjectError, match="SLUICE_BQ_ENDPOINT"):
         _ = warehouse_for(Settings(target="bq_emulator").resolved()).client

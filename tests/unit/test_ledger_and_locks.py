@@ -7,7 +7,9 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -250,6 +252,54 @@ def test_release_lets_another_run_take_the_lock(store: StateStore, clock: Clock)
     assert holder.holder(KEY) is None
     assert contender.acquire(KEY, "run-2").run_id == "run-2"
     assert holder.holder("partition:2026-11-02") is None
+
+
+def test_a_waiting_run_takes_the_lock_once_the_live_holder_releases_it(
+    store: StateStore, clock: Clock
+) -> None:
+    holder = _locks(store, clock, "host-b", os.getpid())
+    holder.acquire(KEY, "run-1")
+    waiter = _locks(store, clock, "host-a", os.getpid())
+    asked, took = threading.Event(), threading.Event()
+    real_acquire = waiter.acquire
+
+    def acquire(key: str, run_id: str) -> Any:
+        try:
+            return real_acquire(key, run_id)
+        finally:
+            asked.set()
+
+    waiter.acquire = acquire  # type: ignore[method-assign]
+
+    def wait_then_hold() -> None:
+        with waiter.waiting(KEY, "run-2", patience=600, poll=0.01):
+            took.set()
+            assert waiter.holder(KEY).run_id == "run-2"  # type: ignore[union-attr]
+            waiter.check_held("run-2")  # fenced like any lock the run holds
+
+    thread = threading.Thread(target=wait_then_hold)
+    thread.start()
+    assert asked.wait(60)  # it tried, and was refused: run-1 is live
+    assert not took.is_set()
+    assert holder.holder(KEY).run_id == "run-1"  # type: ignore[union-attr]
+    holder.release(KEY, "run-1")
+    thread.join(60)
+    assert took.is_set()
+    assert holder.holder(KEY) is None  # released after the block
+
+
+def test_a_run_that_waited_its_patience_out_names_the_holder(
+    store: StateStore, clock: Clock
+) -> None:
+    _locks(store, clock, "host-b", os.getpid()).acquire(KEY, "run-1")
+    waiter = _locks(store, clock, "host-a", os.getpid())
+    with (
+        pytest.raises(LockHeld, match=r"held by run run-1 .* \(waited 0 s\)"),
+        waiter.waiting(KEY, "run-2", patience=0),
+    ):
+        pytest.fail("the block must not run without the lock")
+    with waiter.waiting(None, "run-2", patience=0):  # no lock to take: the block runs
+        pass
 
 
 # ---- transient or not ----------------------------------------------------------------------
