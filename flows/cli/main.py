@@ -112,7 +112,9 @@ def _pipeline(args: argparse.Namespace) -> int:
             if args.command == "run":
                 result = pipeline.daily(args.date)
             elif args.command == "backfill":
-                result = pipeline.backfill(args.start, args.end, force=args.force)
+                result = pipeline.backfill(
+                    args.start, args.end, force=args.force, max_concurrency=args.max_concurrency
+                )
             else:
                 result = pipeline.retry_failed(args.start, args.end)
     except PartitionsFailed as exc:

@@ -62,7 +62,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--max-concurrency",
         type=_positive,
         default=1,
-        help="partitions at once: refused on DuckDB (one writer); not used yet on BigQuery",
+        help="lake days landed at once on BigQuery (their dbt steps take turns); "
+        "refused on DuckDB (one writer)",
     )
 
     retry = commands.add_parser("retry", help="re-run failed or blocked lake days")

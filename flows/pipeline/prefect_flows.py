@@ -32,15 +32,19 @@ def daily(dt: date | str | None = None) -> RunReport:
 
 
 @flow(name="backfill", flow_run_name="backfill {start}..{end}", **HOOKS)
-def backfill(start: date | str, end: date | str, force: bool = False) -> RunReport:
-    """Run every lake day in the range that is missing, failed, blocked or stale (all if force)."""
+def backfill(
+    start: date | str, end: date | str, force: bool = False, max_concurrency: int = 1
+) -> RunReport:
+    """Run every lake day in the range that is missing, failed, blocked or stale (all if force),
+    landing up to max_concurrency days at once where the warehouse takes several writers."""
     ws = Workspace.open()
     first, last = parse_date(start, "start"), parse_date(end, "end")
     today = datetime.now(UTC).date()
     date_range(first, last, max_days=ws.settings.max_backfill_days, latest=today)
     planned = plan(ws, first, last, force=force)
     _log_plan(planned)
-    return run_partitions(ws, [(p.dt, p.from_layer) for p in planned])
+    plan_days: list[tuple[date, str | None]] = [(p.dt, p.from_layer) for p in planned]
+    return run_partitions(ws, plan_days, max_concurrency=max_concurrency)
 
 
 @flow(name="retry-failed", flow_run_name="retry-failed {start}..{end}", **HOOKS)

@@ -6,12 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
+from contextvars import copy_context
 from datetime import date
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
-from flows.errors import PartitionsFailed, one_line
+from flows.errors import InvalidParameter, PartitionsFailed, one_line
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
 from flows.pipeline.progress import Ended, Estimator, RunProgress, ended
@@ -41,10 +45,54 @@ def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str |
     return groups
 
 
-def _step_days(
-    ws: Workspace, runs: dict[date, PartitionRun], layer: str, run_id: str, reporter: Reporter
+def _record(
+    runs: dict[date, PartitionRun],
+    dt: date,
+    layer: str,
+    reporter: Reporter,
+    step: Callable[[], Attempt],
 ) -> None:
-    """Run one step for every live day: dbt layers of contiguous days in one invocation."""
+    """Record a day's step: its attempt, or what it raised (the day stops)."""
+    try:
+        attempt = step()
+    except Exception as exc:
+        runs[dt].fail(layer, exc)
+        reporter.finished(layer, [dt], Ended.FAILED)
+        return
+    runs[dt].record(attempt)
+    reporter.finished(layer, [dt], ended([attempt.status]))
+
+
+def _land_side_by_side(
+    ws: Workspace,
+    runs: dict[date, PartitionRun],
+    live: list[date],
+    run_id: str,
+    reporter: Reporter,
+    workers: int,
+) -> None:
+    """Land lake days `workers` at a time, each its own step (a warehouse that takes several
+    writers: every load stages in a table of its own); the dbt steps after it take turns."""
+    reporter.started(RAW_LAYER, live)
+    with ThreadPoolExecutor(workers, thread_name_prefix="sluice-land") as pool:
+        # each day's step runs in a copy of this flow run's context, as a task of the flow
+        steps = {
+            pool.submit(copy_context().run, run_step, ws, dt, RAW_LAYER, run_id): dt for dt in live
+        }
+        for done in as_completed(steps):
+            _record(runs, steps[done], RAW_LAYER, reporter, done.result)
+
+
+def _step_days(
+    ws: Workspace,
+    runs: dict[date, PartitionRun],
+    layer: str,
+    run_id: str,
+    reporter: Reporter,
+    max_concurrency: int = 1,
+) -> None:
+    """Run one step for every live day: dbt layers of contiguous days in one invocation,
+    landing up to `max_concurrency` days at once."""
     live = [dt for dt, run in runs.items() if not run.stopped]
     for days, _ in _groups([(dt, None) for dt, run in runs.items() if run.stopped]):
         reporter.skipped(layer, days)
@@ -60,16 +108,12 @@ def _step_days(
                 runs[attempt.dt].record(attempt)
             reporter.finished(layer, live, ended([a.status for a in attempts]))
             return
+    if layer == RAW_LAYER and max_concurrency > 1 and len(live) > 1:
+        _land_side_by_side(ws, runs, live, run_id, reporter, max_concurrency)
+        return
     for dt in live:
         reporter.started(layer, [dt])
-        try:
-            attempt = run_step(ws, dt, layer, run_id)
-        except Exception as exc:
-            runs[dt].fail(layer, exc)
-            reporter.finished(layer, [dt], Ended.FAILED)
-            continue
-        runs[dt].record(attempt)
-        reporter.finished(layer, [dt], ended([attempt.status]))
+        _record(runs, dt, layer, reporter, partial(run_step, ws, dt, layer, run_id))
 
 
 def _layers(ws: Workspace, from_layer: str | None) -> tuple[str, ...]:
@@ -84,6 +128,7 @@ def run_days(
     reporter: Reporter,
     *,
     from_layer: str | None = None,
+    max_concurrency: int = 1,
 ) -> list[PartitionRun]:
     """Run lake days' steps in order (from `from_layer` on); a failed day stops alone."""
     began = time.perf_counter()
@@ -92,7 +137,7 @@ def run_days(
         for dt in days:
             stack.enter_context(ws.locks.holding(f"partition:{dt.isoformat()}", run_id))
         for layer in _layers(ws, from_layer):
-            _step_days(ws, runs, layer, run_id, reporter)
+            _step_days(ws, runs, layer, run_id, reporter, max_concurrency)
     for run in runs.values():
         run.seconds = time.perf_counter() - began
     return list(runs.values())
@@ -136,8 +181,15 @@ def _build_docs(ws: Workspace, run_id: str) -> Path | None:
         return None
 
 
-def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunReport:
-    """Run planned lake days under the warehouse lock; raise PartitionsFailed if any failed."""
+def run_partitions(
+    ws: Workspace, plan: list[tuple[date, str | None]], *, max_concurrency: int = 1
+) -> RunReport:
+    """Run planned lake days under the warehouse lock, landing up to `max_concurrency` at
+    once where the warehouse takes several writers; raise PartitionsFailed if any failed."""
+    if max_concurrency > 1 and not ws.warehouse.concurrent_writers:
+        raise InvalidParameter(
+            f"max_concurrency {max_concurrency}: {ws.warehouse.name} takes one writer at once"
+        )
     began = time.perf_counter()
     run_id = current_run_id()
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
@@ -148,7 +200,9 @@ def run_partitions(ws: Workspace, plan: list[tuple[date, str | None]]) -> RunRep
             runs = [
                 run
                 for days, layer in groups
-                for run in run_days(ws, days, run_id, reporter, from_layer=layer)
+                for run in run_days(
+                    ws, days, run_id, reporter, from_layer=layer, max_concurrency=max_concurrency
+                )
             ]
         docs = _build_docs(ws, run_id)
         report = RunReport(run_id, runs, summarize(ws, runs), time.perf_counter() - began, docs)
