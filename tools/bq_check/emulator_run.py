@@ -128,8 +128,8 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     report.proofs.append(run_ops_check(settings, project, client, days, landed_rows))
     # the emulator has no DELETE, so the bad row stays in fct_events
     report.proofs.append(check_bad_row_blocked(gates, client, days[0]))
-    # last, in a BigQuery project of its own: the pipeline's daily flow
-    report.proofs.append(run_flow_check(settings, reference, dbt.manifest, days, project.steps))
+    # last, in a BigQuery project of its own: every pipeline flow, the watchdog and the janitor
+    report.proofs.extend(run_flow_check(settings, reference, dbt.manifest, days, project.steps))
     return report
 
 
