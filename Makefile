@@ -109,7 +109,7 @@ $(ZETASQL_VENV)/.installed: Makefile
 
 bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emulator's and the analyzer's own venvs
 
-bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, the daily flow, ZetaSQL analysis, BigQuery parse
+bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, every flow, ZetaSQL analysis, BigQuery parse
 	$(BIN)/python -m tools.bq_check
 
 SOAK_KILLS ?= 20

@@ -28,6 +28,7 @@ from flows.settings import RetentionSettings, Settings
 from flows.state.store import StateStore
 from flows.warehouse.bigquery_client import bigquery_client
 from flows.warehouse.bigquery_landing import BigQueryLanding
+from flows.warehouse.bigquery_sweep import BigQuerySweep
 from flows.warehouse.interface import AUDIT_COLUMNS, AUDIT_SCHEMA, OpsMirror
 from flows.warehouse.ops_mirror import BigQueryOpsMirror
 from flows.warehouse.records import PartitionLanding, Sweep
@@ -298,7 +299,8 @@ class BigQueryWarehouse:
         audit_schemas: frozenset[str],
         built: set[tuple[str, str]],
     ) -> list[Sweep]:
-        return []  # not yet on BigQuery (README: what the janitor does there)
+        sweeper = BigQuerySweep(self.client, self.project)
+        return sweeper.sweep(retention, now, apply=apply, audit_schemas=audit_schemas, built=built)
 
     def ops_mirror(self, store: StateStore) -> OpsMirror | None:
         lease = timedelta(seconds=self.settings.lease_seconds)

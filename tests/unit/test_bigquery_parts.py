@@ -171,7 +171,7 @@ def test_the_pipeline_parses_dbt_with_the_warehouses_vars(tmp_path: Path) -> Non
 def test_mart_cells_compare_across_duckdb_and_bigquery() -> None:
     from decimal import Decimal
 
-    from tools.bq_check.flow_run import _normalized
+    from tools.bq_check.flow_data import _normalized
 
     duck = [(date(2026, 11, 1), Decimal("0.123457"), 3, datetime(2026, 11, 1, 10, 0), None)]
     utc = datetime.fromisoformat("2026-11-01T10:00:00+00:00")

@@ -55,11 +55,21 @@ REVIEWED = {
     Review("tools/bq_check/ops_run.py", "run_ops_check", "*", "9628e38a1c19"): _EMULATOR,
     Review("tools/bq_check/ops_run.py", "_assert_counts", "*", "9ec9e19a68d9"): _EMULATOR,
     Review("tools/bq_check/gates_run.py", "check_bad_row_blocked", "*", "0e2f0ab2caf7"): _EMULATOR,
-    Review("tools/bq_check/flow_run.py", "_check_marts", "*", "451b9bd0e239"): _EMULATOR,
+    Review("tools/bq_check/flow_data.py", "check_marts", "published", "e11ca7d41ff1"): _EMULATOR,
+    Review("tools/bq_check/flow_data.py", "check_marts", "audit", "e11bd6d556ad"): _EMULATOR,
+    Review("tools/bq_check/flows_faults_run.py", "_published_rows", "sql", "a27642f3ae51"): (
+        _EMULATOR
+    ),
+    Review("tools/bq_check/janitor_run.py", "_plant", "project", "22a09ba7d79d"): _EMULATOR,
+    Review("tools/bq_check/janitor_run.py", "_check_swept", "project", "22a09ba7d79d"): _EMULATOR,
+    Review("tools/bq_check/janitor_run.py", "check_janitor", "last", "d64be01ad1bd"): _EMULATOR,
+    Review("tools/bq_check/janitor_run.py", "check_janitor", "quarantine", "10c6353b5f3f"): (
+        _EMULATOR
+    ),
     Review("tools/bq_check/emulator_run.py", "_plant_sentinels", "*", "f826aa9ead08"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "_check_publish", "*", "7c5047541ee3"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "_raw_counts", "*", "64fbf575b6e0"): _EMULATOR,
-    Review("tools/bq_check/emulator_run.py", "run_emulator_check", "*", "626149eac3a5"): _EMULATOR,
+    Review("tools/bq_check/emulator_run.py", "run_emulator_check", "*", "4e0b0e44328b"): _EMULATOR,
     Review("tools/bq_check/__main__.py", "_probe_gaps", "*", "604a8de0b614"): (
         "the probes of bq_gaps.yml (committed) with the emulator's project id"
     ),

@@ -2,8 +2,8 @@
 
 After the build, every layer's quality gates run on the emulator and on the DuckDB reference
 (flows/bq_check/gates_run.py). Then the state store is published to the ops dataset twice
-(flows/bq_check/ops_run.py), and a bad row must be blocked by the gates. Last, the pipeline's
-`daily` flow runs both days in a project of its own (flows/bq_check/flow_run.py).
+(flows/bq_check/ops_run.py), and a bad row must be blocked by the gates. Last, every pipeline
+flow, the watchdog and the janitor run in a project of its own (tools/bq_check/flow_run.py).
 
 The re-run proves the replace strategy: before it, every replace_window model gets a copy of one
 row inside the day's window (which the re-run must remove: the window's partitions are
@@ -128,8 +128,8 @@ def run_emulator_check(settings: Settings, gaps: tuple[Gap, ...]) -> EmulatorRep
     report.proofs.append(run_ops_check(settings, project, client, days, landed_rows))
     # the emulator has no DELETE, so the bad row stays in fct_events
     report.proofs.append(check_bad_row_blocked(gates, client, days[0]))
-    # last, in a BigQuery project of its own: the pipeline's daily flow
-    report.proofs.append(run_flow_check(settings, reference, dbt.manifest, days, project.steps))
+    # last, in a BigQuery project of its own: every pipeline flow, the watchdog and the janitor
+    report.proofs.extend(run_flow_check(settings, reference, dbt.manifest, days, project.steps))
     return report
 
 

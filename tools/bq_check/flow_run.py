@@ -1,39 +1,46 @@
-"""The pipeline on the emulator: the `daily` flow runs the two sample days on target bq_emulator.
+"""Every pipeline flow on the emulator, in-process on a throwaway Prefect server of 127.0.0.1 and a
+BigQuery project of its own (nothing of the emulator run's project is reused), checked on data.
 
-In-process, as the tests run flows, on a throwaway Prefect server of 127.0.0.1 and a BigQuery
-project of its own on the emulator (nothing of the emulator run's project is reused). Then:
-every day's steps succeeded in the ledger, one attempt each; every mart equals the DuckDB
-reference's mart row for row; `marts_audit` equals `marts`; the run summary counted the rows on
-BigQuery; and a second `daily` of the last day leaves every layer's rows as they were.
+1. `backfill` of the two sample days with the last day's events file unreadable: the first day
+   runs every step, the last fails at landing; `retry-failed` runs it again. The ledger holds
+   each step's attempts in order (landing of the last day: failed, then succeeded as attempt 2);
+   every mart equals the DuckDB reference row for row and `marts_audit` equals `marts`; the run
+   summary counted the rows on BigQuery.
+2. A gate blocking inside `daily` (flows_faults_run.py): nothing published, an incident opened.
+3. The watchdog on a stale running attempt (flows_faults_run.py), then `retry-failed`
+   recovers it and re-runs the last day: the marts and every layer's rows are as before, every
+   incident is resolved.
+4. The janitor's sweep of the BigQuery project (janitor_run.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from pathlib import Path
+from datetime import date
 from typing import Any
 
-import duckdb
-
-from flows.errors import SluiceError
-from flows.project.identifiers import identifier
+from flows.alerts.incidents import Incidents
 from flows.settings import Settings, get_settings
-from flows.state.ledger import Ledger, Status
+from flows.state.ledger import Status
 from flows.state.store import StateStore
+from tools.bq_check.flow_data import (
+    FLOW_PROJECT,
+    FlowCheckFailed,
+    check_ledger,
+    check_marts,
+    flow_fails,
+    run_flow,
+)
+from tools.bq_check.flows_faults_run import check_gate_blocks, check_watchdog
+from tools.bq_check.janitor_run import check_janitor
+from tools.bq_check.lake_faults import unreadable_events
 
-FLOW_PROJECT = "sluice-flow"
-AUDIT_SCHEMA_SUFFIX = "_audit"
-DECIMALS = 6  # the marts' rate type on DuckDB: numeric(28,6)
-
-
-class FlowCheckFailed(SluiceError):
-    """The daily flow failed on the emulator, or left data that differs from the reference."""
+F, S, B = Status.FAILED, Status.SUCCEEDED, Status.BLOCKED
+FLOW_RUNS = 4  # backfill, retry-failed, daily, retry-failed
+INCIDENTS = ("step_failed", "gate_blocked", "sla_missed")
 
 
 @contextmanager
@@ -62,72 +69,8 @@ def _prefect_server() -> Iterator[None]:
         yield
 
 
-def _value(value: Any) -> Any:
-    """A cell comparable across DuckDB and BigQuery (numbers at the marts' scale, UTC times)."""
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float | Decimal):
-        return f"{float(value):.{DECIMALS}f}"
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _normalized(columns: list[str], rows: list[Any]) -> list[tuple[Any, ...]]:
-    order = sorted(range(len(columns)), key=lambda i: columns[i])
-    return sorted((tuple(_value(row[i]) for i in order) for row in rows), key=repr)
-
-
-def _digest(rows: list[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(repr(rows).encode()).hexdigest()[:12]
-
-
-def _bigquery_rows(client: Any, relation: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    result = client.query(f"select * from `{relation}`").result()
-    columns = [field.name for field in result.schema]
-    return sorted(columns), _normalized(columns, [tuple(row.values()) for row in result])
-
-
-def _duckdb_rows(warehouse: Path, schema: str, name: str) -> tuple[list[str], list[Any]]:
-    relation = f"{identifier(schema, 'schema')}.{identifier(name, 'relation')}"
-    with duckdb.connect(str(warehouse)) as con:  # dbt holds it open read-write
-        cursor = con.execute(f"select * from {relation}")
-        columns = [d[0] for d in cursor.description]
-        return sorted(columns), _normalized(columns, cursor.fetchall())
-
-
-def _marts(manifest: Any) -> list[tuple[str, str]]:
-    """(schema, alias) of every mart table."""
-    return sorted(
-        (node.schema, node.alias)
-        for node in manifest.nodes.values()
-        if node.resource_type == "model"
-        and (node.config.meta or {}).get("layer") == "marts"
-        and node.config.materialized != "view"
-    )
-
-
-def _daily(day: date) -> Any:
-    from flows.errors import PartitionsFailed
-    from flows.pipeline.prefect_flows import daily
-
-    try:
-        return daily(day)
-    except PartitionsFailed as exc:
-        raise FlowCheckFailed(f"the daily flow failed for {day} on the emulator: {exc}") from exc
-
-
-def run_flow_check(
-    settings: Settings, reference: Settings, manifest: Any, days: list[date], steps: tuple[str, ...]
-) -> str:
-    """Run `daily` for each day on the emulator, check it, re-run the last day; what it proved."""
-    from flows.warehouse.bigquery_client import bigquery_client
-
-    began = time.perf_counter()
+def flow_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """The flows' settings (a BigQuery project and state store of their own) and environment."""
     work = settings.lake_folder.parent / "flow"
     work.mkdir(parents=True, exist_ok=True)
     flow = settings.model_copy(
@@ -148,69 +91,95 @@ def run_flow_check(
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_HOME": str(work / "prefect"),
     }
+    return flow, env
+
+
+def run_flow_check(
+    settings: Settings, reference: Settings, manifest: Any, days: list[date], steps: tuple[str, ...]
+) -> list[str]:
+    """Every flow on the emulator, each checked on data; what was proved."""
+    from flows.warehouse.bigquery_client import bigquery_client
+
+    began = time.perf_counter()
+    flow, env = flow_settings(settings)
+    first, last = days[0], days[-1]
+    raw, rest = steps[0], steps[1:]
     with _environment(env), _prefect_server():
-        started = time.perf_counter()
-        reports = [_daily(day) for day in days]
-        flows_seconds = time.perf_counter() - started
         client = bigquery_client(flow, emulator=True)
-        marts = _check_marts(client, reference, manifest)
-        _check_ledger(flow, days, steps, runs=1)
-        first = reports[-1].summary
-        _check_summary(first, marts)
-        rerun = _daily(days[-1])
-        again = _check_marts(client, reference, manifest)
-        _check_ledger(flow, days[-1:], steps, runs=2)
-    before = {line.layer: line.rows for line in first}
-    after = {line.layer: line.rows for line in rerun.summary}
-    if before != after or again != marts:
-        raise FlowCheckFailed(
-            f"re-running daily {days[-1]} changed rows per layer: {before} -> {after}"
+        started = time.perf_counter()
+        with unreadable_events(flow.lake_folder, last):
+            failed = flow_fails("backfill", first, last)
+        if [r.dt for r in failed.failed] != [last]:
+            raise FlowCheckFailed(f"backfill: {last} should fail alone, failed {failed.failed}")
+        check_ledger(flow, {first: _each(steps, [S]), last: {raw: [F]}})
+        retried = run_flow("retry_failed")
+        seconds = time.perf_counter() - started
+        marts = check_marts(client, reference, manifest)
+        check_ledger(
+            flow,
+            {first: _each(steps, [S]), last: {raw: [F, S], **_each(rest, [S])}},
         )
-    figures = ", ".join(f"{layer} {rows}" for layer, rows in before.items())
-    tables = ", ".join(f"{name} {rows} rows #{digest}" for name, (rows, digest) in marts.items())
+        _check_summary(retried.summary, marts)
+        proofs = [
+            f"backfill {first}..{last} with {last}'s events file unreadable: {first} ran every"
+            f" step, {last} failed at {raw}; retry-failed ran {last} again ({raw}: attempt 1"
+            f" failed, attempt 2 succeeded; every other step of both days succeeded once); each"
+            f" mart equals the DuckDB reference and marts_audit ({_describe(marts)}); both"
+            f" flows {seconds:.1f} s"
+        ]
+        proofs.append(check_gate_blocks(flow, client, reference, manifest, marts, last, raw))
+        watch = check_watchdog(flow, last, steps[-1])
+        proofs.append(watch.proof)
+        started = time.perf_counter()
+        repaired = run_flow("retry_failed")
+        seconds = time.perf_counter() - started
+        again = check_marts(client, reference, manifest)
+        repeated = {raw: [F, S, B, S], **_each(rest, [S, B, S]), steps[-1]: [S, B, F, S]}
+        check_ledger(flow, {first: _each(steps, [S]), last: repeated})
+        changed = again != marts
+        proofs.append(_check_repaired(retried.summary, repaired.summary, changed, seconds))
+        proofs.append(watch.cleared())
+        proofs.append(_check_incidents(flow))
+        proofs.append(check_janitor(flow, client, reference, manifest, marts, days, FLOW_RUNS))
+    proofs.append(
+        f"flows: {FLOW_RUNS} flow runs, the watchdog and the janitor on the emulator; whole"
+        f" check {time.perf_counter() - began:.1f} s (Prefect server start included)"
+    )
+    return proofs
+
+
+def _check_repaired(before: list[Any], after: list[Any], changed: bool, seconds: float) -> str:
+    """The last retry-failed re-ran a published day: rows per layer and marts as before."""
+    rows_before = {line.layer: line.rows for line in before}
+    rows_after = {line.layer: line.rows for line in after}
+    if rows_before != rows_after or changed:
+        raise FlowCheckFailed(
+            f"re-running a published day changed rows per layer: {rows_before} -> {rows_after}"
+            f" (marts changed: {changed})"
+        )
+    figures = ", ".join(f"{layer} {rows}" for layer, rows in rows_after.items())
     return (
-        f"the daily flow ran {len(days)} days on the emulator ({flows_seconds:.1f} s): every step"
-        f" succeeded once per day in the ledger; rows per layer {figures}; each mart equals the"
-        f" DuckDB reference and marts_audit ({tables}); daily {days[-1]} again left them all"
-        f" unchanged (whole check {time.perf_counter() - began:.1f} s)"
+        f"retry-failed after the repair re-ran the last day from the blocked step"
+        f" ({seconds:.1f} s): rows per layer ({figures}) and every mart as before"
     )
 
 
-def _check_marts(client: Any, reference: Settings, manifest: Any) -> dict[str, tuple[int, str]]:
-    """Each mart on the emulator equals the DuckDB reference's, and its audit copy equals it."""
-    found = {}
-    for schema, name in _marts(manifest):
-        published = f"{FLOW_PROJECT}.{schema}.{name}"
-        audit = f"{FLOW_PROJECT}.{schema}{AUDIT_SCHEMA_SUFFIX}.{name}"
-        columns, rows = _bigquery_rows(client, published)
-        ref_columns, expected = _duckdb_rows(reference.duckdb, schema, name)
-        if (columns, rows) != (ref_columns, expected):
-            missing = [r for r in expected if r not in rows][:2]
-            extra = [r for r in rows if r not in expected][:2]
-            raise FlowCheckFailed(
-                f"{published}: {len(rows)} rows, the DuckDB reference {len(expected)}"
-                f" (columns {columns} vs {ref_columns}); missing e.g. {missing}, extra {extra}"
-            )
-        if _bigquery_rows(client, audit) != (columns, rows):
-            raise FlowCheckFailed(f"{audit} differs from {published}")
-        found[name] = (len(rows), _digest(rows))
-    if not found:
-        raise FlowCheckFailed("the manifest has no mart table to compare")
-    return found
+def _check_incidents(flow: Settings) -> str:
+    """The failure, the blocked gate and the missed deadline each opened one incident, and
+    each is resolved now."""
+    incidents = Incidents(StateStore(flow.state)).history()
+    found = sorted((i.kind.value, str(i.partition), i.layer, i.status.value) for i in incidents)
+    if sorted(i[0] for i in found) != sorted(INCIDENTS) or {i[3] for i in found} != {"resolved"}:
+        raise FlowCheckFailed(f"incidents: expected {INCIDENTS} each once, resolved: {found}")
+    return "incidents: " + ", ".join(f"{k} {dt} {layer} {status}" for k, dt, layer, status in found)
 
 
-def _check_ledger(flow: Settings, days: list[date], steps: tuple[str, ...], runs: int) -> None:
-    """Each day has `runs` attempts per step in the ledger, every one succeeded."""
-    attempts = Ledger(StateStore(flow.state)).attempts(days[0], days[-1])
-    for day in days:
-        mine = [a for a in attempts if a.dt == day]
-        found = sorted((a.layer, a.status) for a in mine)
-        expected = sorted((layer, Status.SUCCEEDED) for layer in steps for _ in range(runs))
-        if found != expected:
-            raise FlowCheckFailed(
-                f"ledger of {day}: expected {expected}, found {found}:"
-                f" {[a.error_message for a in mine if a.error_message]}"
-            )
+def _each(steps: tuple[str, ...], statuses: list[Status]) -> dict[str, list[Status]]:
+    return {step: list(statuses) for step in steps}
+
+
+def _describe(marts: dict[str, tuple[int, str]]) -> str:
+    return ", ".join(f"{name} {rows} rows #{digest}" for name, (rows, digest) in marts.items())
 
 
 def _check_summary(summary: list[Any], marts: dict[str, tuple[int, str]]) -> None:
