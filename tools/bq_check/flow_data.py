@@ -40,13 +40,13 @@ def run_flow(name: str, *args: Any) -> Any:
         raise FlowCheckFailed(f"the {name} flow failed on the emulator: {exc}") from exc
 
 
-def flow_fails(name: str, *args: Any) -> Any:
+def flow_fails(name: str, *args: Any, **options: Any) -> Any:
     """Run a flow that must fail on a partition; its run report."""
     from flows.errors import PartitionsFailed
     from flows.pipeline import prefect_flows
 
     try:
-        getattr(prefect_flows, name)(*args)
+        getattr(prefect_flows, name)(*args, **options)
     except PartitionsFailed as exc:
         return exc.report
     raise FlowCheckFailed(f"the {name} flow succeeded despite the fault put in the lake")

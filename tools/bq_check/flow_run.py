@@ -1,11 +1,11 @@
 """Every pipeline flow on the emulator, in-process on a throwaway Prefect server of 127.0.0.1 and a
 BigQuery project of its own (nothing of the emulator run's project is reused), checked on data.
 
-1. `backfill` of the two sample days with the last day's events file unreadable: the first day
-   runs every step, the last fails at landing; `retry-failed` runs it again. The ledger holds
-   each step's attempts in order (landing of the last day: failed, then succeeded as attempt 2);
-   every mart equals the DuckDB reference row for row and `marts_audit` equals `marts`; the run
-   summary counted the rows on BigQuery.
+1. `backfill --max-concurrency 2` of the two sample days (landed at once) with the last day's
+   events file unreadable: the first day runs every step, the last fails at landing;
+   `retry-failed` runs it again. The ledger holds each step's attempts in order (landing of the
+   last day: failed, then succeeded as attempt 2); every mart equals the DuckDB reference row
+   for row and `marts_audit` equals `marts`; the run summary counted the rows on BigQuery.
 2. A gate blocking inside `daily` (flows_faults_run.py): nothing published, an incident opened.
 3. The watchdog on a stale running attempt (flows_faults_run.py), then `retry-failed`
    recovers it and re-runs the last day: the marts and every layer's rows are as before, every
@@ -108,7 +108,7 @@ def run_flow_check(
         client = bigquery_client(flow, emulator=True)
         started = time.perf_counter()
         with unreadable_events(flow.lake_folder, last):
-            failed = flow_fails("backfill", first, last)
+            failed = flow_fails("backfill", first, last, max_concurrency=2)
         if [r.dt for r in failed.failed] != [last]:
             raise FlowCheckFailed(f"backfill: {last} should fail alone, failed {failed.failed}")
         check_ledger(flow, {first: _each(steps, [S]), last: {raw: [F]}})
@@ -121,7 +121,8 @@ def run_flow_check(
         )
         _check_summary(retried.summary, marts)
         proofs = [
-            f"backfill {first}..{last} with {last}'s events file unreadable: {first} ran every"
+            f"backfill {first}..{last} --max-concurrency 2 (both days landed at once) with"
+            f" {last}'s events file unreadable: {first} ran every"
             f" step, {last} failed at {raw}; retry-failed ran {last} again ({raw}: attempt 1"
             f" failed, attempt 2 succeeded; every other step of both days succeeded once); each"
             f" mart equals the DuckDB reference and marts_audit ({_describe(marts)}); both"
