@@ -51,19 +51,19 @@ create table if not exists {schema}.quarantine (
     loaded_at timestamp not null,
     load_id varchar not null
 )"""
-# What is classified, a batch at a time: the view _sluice_stage of a batch of lines of a JSON-lines
-# file (the Arrow table _sluice_lines), or of a whole dump staged in _sluice_dump; raw_line is only
-# kept where it differs from text (a line that is not UTF-8).
-_ROWS_PER_SCAN = 8 * 2048
-_LINES_VIEW = """
-create or replace temp view _sluice_stage as
-select line_number, try(decode(line)) as text,
-    case when try(decode(line)) is null then line::varchar end as raw_line
-from _sluice_lines"""
+# What is classified, a batch at a time (line_number, text, raw_line): a batch of lines of a
+# JSON-lines file, which DuckDB reads from the Python variable _sluice_lines of the function that
+# runs the statement (registering it instead would keep every batch alive until the transaction
+# ends), or a whole dump staged in _sluice_dump. raw_line is only kept where it differs from
+# text (a line that is not UTF-8).
+_LINES = """(
+    select line_number, try(decode(line)) as text,
+        case when try(decode(line)) is null then line::varchar end as raw_line
+    from _sluice_lines
+)"""
+_DUMP = "_sluice_dump"
 _DUMP_DDL = """
 create or replace temp table _sluice_dump (line_number bigint, text varchar, raw_line varchar)"""
-_DUMP_VIEW = """
-create or replace temp view _sluice_stage as select line_number, text, raw_line from _sluice_dump"""
 
 # Whether field i's value (`value_<i>`, the text json_extract_string would give) is wrong for
 # its declared type; a string must be a JSON string (its raw JSON `json_<i>` starts with a quote).
@@ -150,18 +150,15 @@ def _land_table(
         f"delete from {schema}.{quarantine} where dt = $dt and source_table = $table",
         {"dt": dt, "table": name},
     )
-    classify_sql, params = _classification(table, dt, lateness_days)
+    source = _LINES if table.format == "jsonl" else _DUMP
+    classify_sql, params = _classification(table, dt, lateness_days, source)
     lines = landed = 0
     for lake_file in files:
-        for staged in _stage_file(con, table, lake_file, max_file_bytes):
+        for staged, batch in _stage_file(con, table, lake_file, max_file_bytes):
             lines += staged
-            con.execute(
-                f"""create or replace temp table _sluice_quarantined as
-                select line_number, coalesce(raw_line, text) as raw_line, reason
-                from ({classify_sql}) where reason is not null""",
-                params,
+            landed += _move_batch(
+                con, schema, name, lake_file, dt, load_id, classify_sql, params, batch
             )
-            landed += _move_staged(con, schema, name, lake_file, dt, load_id)
     rows = con.execute(
         f"""select reason, count(*) from {schema}.{quarantine}
         where dt = $dt and source_table = $table group by reason order by reason""",
@@ -178,52 +175,54 @@ def _land_table(
     return TableLanding(table.name, tuple(files), lines, landed, quarantined)
 
 
-def _move_staged(
+def _move_batch(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     name: str,
     lake_file: LakeFile,
     dt: date,
     load_id: str,
+    classify_sql: str,
+    params: dict[str, Any],
+    _sluice_lines: pa.Table | None,
 ) -> int:
-    """Insert the staged lines into raw.<name>, those of _sluice_quarantined (classified) into
-    the quarantine; return how many landed in raw."""
-    quarantine = identifier(QUARANTINE, "raw table")
-    params = {"dt": dt, "file": lake_file.relative, "load_id": load_id}
-    landed = _scalar(
-        con,
-        f"""insert into {schema}.{name}
-        select $dt, $file, line_number, text::json, now()::timestamp, $load_id
-        from _sluice_stage
-        where line_number not in (select line_number from _sluice_quarantined)""",
+    """Classify a batch (the lines _sluice_lines, or the dump in _sluice_dump when None): its
+    quarantined lines go to the quarantine, the others to raw.<table>; return how many landed."""
+    source = _DUMP if _sluice_lines is None else _LINES
+    con.execute(
+        f"""create or replace temp table _sluice_quarantined as
+        select line_number, coalesce(raw_line, text) as raw_line, reason
+        from ({classify_sql}) where reason is not null""",
         params,
     )
+    quarantine = identifier(QUARANTINE, "raw table")
+    common = {"dt": dt, "file": lake_file.relative, "load_id": load_id}
     con.execute(
         f"""insert into {schema}.{quarantine}
         select $dt, $table, $file, line_number, raw_line, reason, now()::timestamp, $load_id
         from _sluice_quarantined""",
-        {**params, "table": name},
+        {**common, "table": name},
     )
-    return landed
+    inserted = con.execute(  # here, where DuckDB finds _sluice_lines
+        f"""insert into {schema}.{name}
+        select $dt, $file, line_number, text::json, now()::timestamp, $load_id
+        from {source}
+        where line_number not in (select line_number from _sluice_quarantined)""",
+        common,
+    ).fetchone()
+    return int(inserted[0]) if inserted else 0
 
 
 def _stage_file(
     con: duckdb.DuckDBPyConnection, table: LakeTable, lake_file: LakeFile, max_bytes: int
-) -> Iterator[int]:
-    """Stage one file's lines as the view _sluice_stage (line_number, text, raw_line), a batch
-    at a time (a dump at once); yield each batch's number of lines (records) while it is staged."""
+) -> Iterator[tuple[int, pa.Table | None]]:
+    """A file's lines a batch at a time, each with its number of lines (records): an Arrow
+    table (line_number, line) per batch of a JSON-lines file, or None once a dump is staged
+    whole in _sluice_dump."""
     if table.format == "jsonl":
         for batch in line_batches(lake_file, max_bytes):
             numbers = np.arange(batch.first, batch.first + len(batch), dtype=np.int64)
-            whole = pa.table({"line_number": pa.array(numbers), "line": batch.lines})
-            # record batches of a few vectors, so DuckDB's threads share a batch's lines
-            lines = pa.Table.from_batches(whole.to_batches(max_chunksize=_ROWS_PER_SCAN))
-            con.register("_sluice_lines", lines)
-            try:
-                con.execute(_LINES_VIEW)
-                yield len(batch)
-            finally:
-                con.unregister("_sluice_lines")
+            yield len(batch), pa.table({"line_number": pa.array(numbers), "line": batch.lines})
         return
     if lake_file.size > max_bytes:
         raise UnreadableFile(
@@ -234,8 +233,7 @@ def _stage_file(
     records = (
         _stage_csv(con, lake_file) if table.format == "csv" else _stage_parquet(con, lake_file)
     )
-    con.execute(_DUMP_VIEW)
-    yield records
+    yield records, None
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
@@ -295,8 +293,11 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lake_file: LakeFile) -> int:
     return _scalar(con, "select count(*) from _sluice_dump")
 
 
-def _classification(table: LakeTable, dt: date, lateness_days: int) -> tuple[str, dict[str, Any]]:
-    """A query giving each line of _sluice_stage its quarantine reason (null: it lands).
+def _classification(
+    table: LakeTable, dt: date, lateness_days: int, source: str = _LINES
+) -> tuple[str, dict[str, Any]]:
+    """A query giving each line of `source` (_LINES or _DUMP) its quarantine reason (null: it
+    lands).
 
     The line is parsed once for its fields (bound as $paths): `json_<i>` is field i's raw JSON,
     `value_<i>` its text as json_extract_string gives it, `typed_<i>` its instant.
@@ -317,7 +318,7 @@ def _classification(table: LakeTable, dt: date, lateness_days: int) -> tuple[str
                     select *,
                         case when json_valid(text) then json_type(text) = 'OBJECT' else false
                         end as is_object
-                    from _sluice_stage
+                    from {source}
                 )
             )
         )
