@@ -29,8 +29,6 @@ from flows.warehouse.records import PartitionLanding, TableLanding
 
 log = logging.getLogger(__name__)
 
-_MAX_CSV_LINE = 8 * 1024 * 1024
-
 _RAW_DDL = """
 create table if not exists {schema}.{table} (
     dt date not null,
@@ -297,32 +295,19 @@ def _classification(
     table: LakeTable, dt: date, lateness_days: int, source: str = _LINES
 ) -> tuple[str, dict[str, Any]]:
     """A query giving each line of `source` (_LINES or _DUMP) its quarantine reason (null: it
-    lands).
-
-    The line is parsed once for its fields (bound as $paths): `json_<i>` is field i's raw JSON,
-    `value_<i>` its text as json_extract_string gives it, `typed_<i>` its instant.
-    """
+    lands), parsing the line once for its fields (bound as $paths): `json_<i>` is field i's raw
+    JSON, `value_<i>` its text as json_extract_string gives it, `typed_<i>` its instant."""
     reason, params = _reason_expression(table, dt, lateness_days)
     fields = "".join(f", field_json[{i}] as json_{i}" for i in range(1, len(table.fields) + 1))
     values = "".join(f", {column}" for column in _value_columns(table))
+    # a null document, not a CASE, keeps malformed lines from the parser
     sql = f"""select line_number, text, raw_line, {reason} as reason
-    from (
-        select *{values}
+    from (select *{values} from (select *{fields} from (
+        select *, json_extract(if(is_object, text, null), $paths) as field_json
         from (
-            select *{fields}
-            from (
-                select *,
-                    -- a null document, not a CASE, keeps malformed lines from the parser
-                    json_extract(if(is_object, text, null), $paths) as field_json
-                from (
-                    select *,
-                        case when json_valid(text) then json_type(text) = 'OBJECT' else false
-                        end as is_object
-                    from {source}
-                )
-            )
-        )
-    )"""
+            select *, case when json_valid(text) then json_type(text) = 'OBJECT' else false
+                end as is_object
+            from {source}))))"""
     return sql, params
 
 
