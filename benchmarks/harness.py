@@ -48,7 +48,11 @@ GOALS: dict[str, tuple[str, str]] = {
         "price of guarantees",
     ),
     "vs_full_refresh": ("daily incremental run ÷ full refresh of 30 days", "well below 1"),
-    "landing_lines_per_s": ("landing ÷ DuckDB read_json alone, same files", "lines/s in details"),
+    "landing_lines_per_s": ("landing ÷ DuckDB read_json alone, same files", "≤ 2.0"),
+    "landing_peak_rss": (
+        "peak RSS landing a 1M-line day ÷ a 100k-line day, fresh processes",
+        "≤ 1,000 MB at 1M (details), flat",
+    ),
     "memory": ("peak RSS at 10x the events ÷ peak RSS at 1x", "sub-linear"),
     "pr_check_warm_vs_cold": (
         "`make pr-check` of a one-model change, base cached ÷ no cache",

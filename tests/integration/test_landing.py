@@ -214,3 +214,47 @@ def test_a_gzip_bomb_fails_its_partition_naming_the_file_and_the_cap(
     finally:
         con.close()
     assert table_checksums(warehouse, ("raw",)) == before
+
+
+def test_a_file_of_several_batches_keeps_every_line_number_and_a_late_non_utf8_line(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    from flows.lake.lines import BLOCK_BYTES
+
+    lake_copy = _copy_lake(lake, tmp_path)
+    part = lake_copy / "events" / f"dt={START}" / "part-00000.jsonl.gz"
+    original = gzip.decompress(part.read_bytes())
+    body = original * (BLOCK_BYTES // len(original) + 2)  # lands in at least two batches
+    assert len(body) > BLOCK_BYTES + len(original)
+    with gzip.open(part, "wb") as handle:
+        handle.write(body + b"\xff\xfe not utf-8\n" + b'{"event_id": "broken"\n')
+    before = body.count(b"\n")
+    warehouse = tmp_path / "w.duckdb"
+    result = _land(project, lake_copy, warehouse, START)
+    events = next(t for t in result.tables if t.table == "events")
+    con = duckdb.connect(str(warehouse))
+    source = str(part.relative_to(lake_copy))
+    numbers = con.execute(
+        """select count(*), count(distinct line_number), min(line_number), max(line_number)
+        from (select line_number from raw.events where source_file = $f
+              union all
+              select line_number from raw.quarantine where source_file = $f)""",
+        {"f": source},
+    ).fetchone()
+    last = con.execute(
+        """select line_number, reason, raw_line from raw.quarantine
+        where source_file = $f and line_number > $n order by line_number""",
+        {"f": source, "n": before},
+    ).fetchall()
+    repeated = con.execute(  # the original file's first line, at each of its copies
+        "select count(*) from raw.events where source_file = $f and payload = $p",
+        {"f": source, "p": original.split(b"\n")[0].decode()},
+    ).fetchone()[0]
+    con.close()
+    assert numbers == (before + 2, before + 2, 1, before + 2)
+    assert last == [
+        (before + 1, "unreadable_line", "\\xFF\\xFE not utf-8"),
+        (before + 2, "invalid_json", '{"event_id": "broken"'),
+    ]
+    assert repeated == body.count(original)
+    assert events.landed + sum(events.quarantined.values()) == events.lines

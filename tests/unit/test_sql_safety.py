@@ -21,9 +21,10 @@ SCANNED = sorted([*(ROOT / "flows").rglob("*.py"), *(ROOT / "tools").rglob("*.py
 _EMULATOR = "tools/bq_check: relations, columns and days of the emulator project and manifest"
 # Why each value interpolated into SQL is not user input.
 REVIEWED = {
-    Review("flows/warehouse/duckdb_landing.py", "_land_table", "reason_sql", "dcacfd1fbff5"): (
-        "_reason_expression binds every value as $pN; its SQL text is constant templates and "
-        "placeholders (test_reason_expression_binds_every_value)"
+    Review("flows/warehouse/duckdb_landing.py", "_land_table", "classify_sql", "cb8984689b44"): (
+        "_classification and _reason_expression bind every value as $pN and the field paths as "
+        "$paths; their SQL text is constant templates, placeholders, column numbers and the "
+        "module constant _LINES or _DUMP (test_reason_expression_binds_every_value)"
     ),
     Review("flows/warehouse/duckdb_publish.py", "_copy_window", "kind", "dbf9c03d318e"): (
         "a column type read from DuckDB's own catalog and matched against _TYPE first"
@@ -153,7 +154,7 @@ def test_reason_expression_binds_every_value() -> None:
     from datetime import date
 
     from flows.project.lake_tables import FieldRule, LakeTable
-    from flows.warehouse.duckdb_landing import _reason_expression
+    from flows.warehouse.duckdb_landing import _classification, _reason_expression
 
     fields = (
         FieldRule("kind", "string", (), ("a'b", "c")),
@@ -163,8 +164,11 @@ def test_reason_expression_binds_every_value() -> None:
     )
     table = LakeTable("events", "app", "events", "jsonl", fields, "happened_at", "kind")
     sql, params = _reason_expression(table, date(2026, 11, 1), 3)
+    query, query_params = _classification(table, date(2026, 11, 1), 3)
     for rule in fields:
         assert rule.name not in sql, rule.name  # field paths are bound, never inlined
+        assert rule.name not in query, rule.name
+    assert sql in query and query_params == params
     assert "a'b" not in sql and "missing_field" not in sql and "2026" not in sql
     values = list(params.values())
     assert params["paths"] == ["$.kind", "$.happened_at", "$.slot_number", "$.note_text"]
