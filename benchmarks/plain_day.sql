@@ -1,8 +1,8 @@
 -- The plain-SQL limit of one Sluice lake day: the events path (land, type, deduplicate,
 -- rebuild event dates [D-3, D], then the event marts of those dates) as one DuckDB script,
--- with no orchestration, no JSON payload column, no gates and no ledger.
+-- with no orchestration, no JSON payload column, no gates and no ledger. plain_dumps.sql and
+-- plain_wide.sql follow it in the same transaction (benchmarks/plain_sql.py runs the three).
 -- Parameters: $day (the lake day, a date) and $files (its event files).
--- benchmarks/bench_pipeline_vs_plain_sql.py runs it and checks its marts equal Sluice's.
 
 create schema if not exists plain;
 
@@ -43,8 +43,6 @@ create table if not exists plain.ab_pattern_results (
     converted_users bigint, conversion_rate numeric(28, 6), conversion_rate_low numeric(28, 6),
     conversion_rate_high numeric(28, 6)
 );
-
-begin transaction;
 
 delete from plain.events where landed_date = $day;
 
@@ -229,5 +227,3 @@ select
     round(greatest(center - margin, 0.0), 6),
     round(least(center + margin, 1.0), 6)
 from wilson;
-
-commit;

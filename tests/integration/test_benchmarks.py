@@ -8,12 +8,16 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from benchmarks import plain_sql
 from benchmarks.harness import GOALS
 from flows.settings import PROJECT_DIR
+from tests.support import Build, copy_build, lake_days
 
 # Every figure the harness has a goal for is in results.json, written by a run in this repo.
 NAMES = tuple(GOALS)
@@ -76,3 +80,47 @@ def test_landing_benchmark_at_a_tiny_scale_updates_results_and_readme(
     row = next(r for r in readme.splitlines() if r.startswith("| `landing_lines_per_s`"))
     assert f"**{landing['ratio']}**" in row
     assert "| 0.0001 | 2 |" in row
+
+
+def test_plain_sql_scripts_build_the_same_five_marts_as_sluice(
+    clean: Build, project: Any, tmp_path: Path
+) -> None:
+    """The plain-SQL baseline of pipeline_vs_plain_sql, run over the session lake's days in
+    order, holds exactly the rows of Sluice's clean build in all five marts; a changed row shows."""
+    days = lake_days()
+    database = tmp_path / "plain_sql.duckdb"
+    for day in days:
+        plain_sql.run_day(database, clean.settings.lake, day)
+    warehouse, _ = copy_build(clean, tmp_path / "sluice")
+
+    check = plain_sql.differences(warehouse, database, project, days[0], days[-1])
+    assert sorted(check) == sorted(plain_sql.MARTS)
+    # each mart's dates are its meta.window around the lake days run
+    assert check["daily_kpis"]["dates"] == [str(days[0] - timedelta(days=3)), str(days[-1])]
+    assert check["bandit_weights"]["dates"] == [
+        str(days[0] - timedelta(days=2)),
+        str(days[-1] + timedelta(days=28)),
+    ]
+    assert check["application_funnel"]["dates"] == [
+        str(days[0] - timedelta(days=28)),
+        str(days[-1] + timedelta(days=1)),
+    ]
+    for mart, found in check.items():
+        assert found["rows"] > 0, mart
+        assert found["only_in_sluice"] == found["only_in_plain"] == 0, (mart, found)
+
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(
+            """update plain.application_funnel set hired = hired + 1
+            where (applied_date, occupation) = (
+                select (applied_date, occupation) from plain.application_funnel
+                order by applied_date, occupation limit 1
+            )"""
+        )
+    finally:
+        con.close()
+    changed = plain_sql.differences(warehouse, database, project, days[0], days[-1])
+    assert changed["application_funnel"]["only_in_sluice"] == 1
+    assert changed["application_funnel"]["only_in_plain"] == 1
+    assert all(changed[m] == check[m] for m in plain_sql.MARTS if m != "application_funnel")
