@@ -108,6 +108,9 @@ def test_plain_sql_scripts_build_the_same_five_marts_as_sluice(
     for mart, found in check.items():
         assert found["rows"] > 0, mart
         assert found["only_in_sluice"] == found["only_in_plain"] == 0, (mart, found)
+    # the tables between the lake and the marts hold the same rows too (whole tables)
+    for table in DWH_TABLES:
+        assert _different_rows(warehouse, database, table) == (0, 0), table
 
     con = duckdb.connect(str(database))
     try:
@@ -124,3 +127,39 @@ def test_plain_sql_scripts_build_the_same_five_marts_as_sluice(
     assert changed["application_funnel"]["only_in_sluice"] == 1
     assert changed["application_funnel"]["only_in_plain"] == 1
     assert all(changed[m] == check[m] for m in plain_sql.MARTS if m != "application_funnel")
+
+
+#: DWH tables the plain scripts build, compared whole with Sluice's
+DWH_TABLES = ("dim_ab_patterns", "dim_companies", "dim_jobs", "dim_users", "fct_applications")
+
+
+def _different_rows(warehouse: Path, database: Path, table: str) -> tuple[int, int]:
+    """Rows of dwh.<table> not in plain.<table>, and the other way (the plain table's columns);
+    both must hold rows."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("attach $path as plain_db (read_only)", {"path": str(database)})
+        columns = ", ".join(
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_catalog ="
+                " 'plain_db' and table_name = $t order by ordinal_position",
+                {"t": table},
+            ).fetchall()
+        )
+        sluice = f"select {columns} from dwh.{table}"
+        plain = f"select {columns} from plain_db.plain.{table}"
+        counts = [
+            con.execute(f"select count(*) from ({sql})").fetchone()
+            for sql in (
+                sluice,
+                plain,
+                f"{sluice} except all {plain}",
+                f"{plain} except all {sluice}",
+            )
+        ]
+    finally:
+        con.close()
+    n_sluice, n_plain, only_sluice, only_plain = (int(row[0]) if row else 0 for row in counts)
+    assert n_sluice > 0 and n_plain > 0, (table, n_sluice, n_plain)
+    return only_sluice, only_plain
