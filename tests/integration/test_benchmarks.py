@@ -163,3 +163,88 @@ def _different_rows(warehouse: Path, database: Path, table: str) -> tuple[int, i
     n_sluice, n_plain, only_sluice, only_plain = (int(row[0]) if row else 0 for row in counts)
     assert n_sluice > 0 and n_plain > 0, (table, n_sluice, n_plain)
     return only_sluice, only_plain
+
+
+#: lake table -> its key column (the first field of its sources YAML)
+LAKE_KEYS = {
+    "events": "event_id",
+    "users": "user_id",
+    "companies": "company_id",
+    "jobs": "job_id",
+    "applications": "application_id",
+    "ab_patterns": "pattern_id",
+}
+#: lines each dump's CSV gets appended, every one of them for the quarantine
+BAD_CSV_LINES = {
+    "users": [
+        "u_only_one_column",
+        ",2026-01-01,kanto,engineer,true,2026-01-01T00:00:00Z",  # no user_id
+        "u_bad_flag,2026-01-01,kanto,engineer,maybe,2026-01-01T00:00:00Z",
+        "u_bad_date,someday,kanto,engineer,true,2026-01-01T00:00:00Z",
+    ],
+    "companies": ["c_bad_time,Acme,retail,1-9,yesterday"],
+    "jobs": ["j_bad_salary,c0001,Cook,chef,lots,5,true,2026-01-01,2026-01-01T00:00:00Z"],
+}
+
+
+def test_plain_sql_lands_the_lines_sluice_lands(project: Any, lake: Path, tmp_path: Path) -> None:
+    """The plain scripts' landing keeps exactly the records Sluice's landing keeps, for every
+    lake table, with bad dump rows of each kind added (unreadable, missing key, bad type, value
+    outside the accepted ones)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flows.lake.folder import FolderLake
+    from flows.warehouse.duckdb_landing import land_partition
+
+    day = lake_days()[0]
+    lake_copy = tmp_path / "lake"
+    shutil.copytree(lake, lake_copy)
+    for table, lines in BAD_CSV_LINES.items():
+        csv = lake_copy / "dumps" / table / f"dt={day}" / f"{table}.csv"
+        csv.write_text(csv.read_text() + "\n".join(lines) + "\n")
+    for table, bad in {
+        "applications": [{"application_id": "a_bad_status", "status": "lost"}, {"user_id": "u1"}],
+        "ab_patterns": [{"ab_test_id": "t09", "pattern_id": None}],
+    }.items():
+        parquet = lake_copy / "dumps" / table / f"dt={day}" / f"{table}.parquet"
+        good = pq.read_table(parquet)
+        rows = [{name: row.get(name) for name in good.column_names} for row in bad]
+        pq.write_table(pa.concat_tables([good, pa.Table.from_pylist(rows, good.schema)]), parquet)
+
+    warehouse = tmp_path / "sluice.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        landing = land_partition(
+            con,
+            FolderLake(lake_copy),
+            project.lake_tables,
+            day,
+            lateness_days=project.lateness_days,
+            load_id="test",
+        )
+    finally:
+        con.close()
+    quarantined = {t.table: sum(t.quarantined.values()) for t in landing.tables}
+    assert {t: quarantined[t] for t in ("users", "companies", "jobs")} == {
+        t: len(lines) for t, lines in BAD_CSV_LINES.items()
+    }
+    assert quarantined["applications"] == 2 and quarantined["ab_patterns"] == 1
+
+    database = tmp_path / "plain_sql.duckdb"
+    plain_sql.run_day(database, lake_copy, day)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute("attach $path as plain_db (read_only)", {"path": str(database)})
+        for table, key in LAKE_KEYS.items():
+            sluice = f"select payload ->> '{key}' as k from raw.{table} where dt = $day"
+            where = "landed_date" if table == "events" else "dump_date"
+            plain = f"select {key} from plain_db.plain.{table} where {where} = $day"
+            counts = [
+                con.execute(f"select count(*) from ({sql})", {"day": day}).fetchone()
+                for sql in (sluice, f"{sluice} except all {plain}", f"{plain} except all {sluice}")
+            ]
+            assert [int(row[0]) if row else -1 for row in counts[1:]] == [0, 0], table
+            assert counts[0] and counts[0][0] > 0, table
+    finally:
+        con.close()
