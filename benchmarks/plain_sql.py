@@ -96,7 +96,7 @@ def differences(
     con = duckdb.connect(str(warehouse))
     out: dict[str, dict[str, Any]] = {}
     try:
-        con.execute(f"attach '{database}' as plain_db (read_only)")
+        con.execute("attach $path as plain_db (read_only)", {"path": str(database)})
         for mart, (column, a, b) in windows(project, first, last or first).items():
             columns = ", ".join(
                 c
