@@ -1,14 +1,15 @@
 -- The plain-SQL limit of one Sluice lake day: the events path (land, type, deduplicate,
 -- rebuild event dates [D-3, D], then the event marts of those dates) as one DuckDB script,
--- with no orchestration, no JSON payload column, no gates and no ledger.
+-- with no orchestration, no JSON payload column, no gates and no ledger. plain_dumps.sql and
+-- plain_wide.sql follow it in the same transaction (benchmarks/plain_sql.py runs the three).
 -- Parameters: $day (the lake day, a date) and $files (its event files).
--- benchmarks/bench_pipeline_vs_plain_sql.py runs it and checks its marts equal Sluice's.
 
 create schema if not exists plain;
 
 create table if not exists plain.events (
     landed_date date,
     source_file varchar,
+    record bigint,
     event_id varchar,
     event_type varchar,
     event_at timestamp,
@@ -24,7 +25,8 @@ create table if not exists plain.events (
     app_version varchar
 );
 
-create table if not exists plain.fct_events as select * exclude (landed_date, source_file)
+create table if not exists plain.fct_events as
+select * exclude (landed_date, source_file, record)
 from plain.events limit 0;
 
 create table if not exists plain.daily_kpis (
@@ -44,14 +46,14 @@ create table if not exists plain.ab_pattern_results (
     conversion_rate_high numeric(28, 6)
 );
 
-begin transaction;
-
 delete from plain.events where landed_date = $day;
 
--- Landing: the lines that pass the same checks as flows/landing.py (the rest is quarantine).
+-- Landing: the lines that pass the same checks as flows/warehouse/duckdb_landing.py (the rest
+-- is quarantine).
 insert into plain.events
 with lines as (
-    select *
+    -- the records' order in their files (read in order): the first copy of an event wins
+    select *, row_number() over () as record
     from read_json(
         $files, format = 'newline_delimited', ignore_errors = true, filename = true,
         columns = {
@@ -63,7 +65,7 @@ with lines as (
 ),
 texts as (
     select
-        filename,
+        filename, record,
         event_id ->> '$' as event_id, json_type(event_id) as event_id_type,
         event_type ->> '$' as event_type, json_type(event_type) as event_type_type,
         event_time ->> '$' as event_time, json_type(event_time) as event_time_type,
@@ -109,7 +111,7 @@ typed as (
         and platform in ('ios', 'android', 'web')
 )
 select
-    $day, filename, event_id, event_type, event_at, cast(event_at as date), user_id,
+    $day, filename, record, event_id, event_type, event_at, cast(event_at as date), user_id,
     session_id, platform, job_id, algorithm, try_cast(slot as bigint), ab_test_id, pattern_id,
     app_version
 from typed
@@ -121,12 +123,12 @@ where
 delete from plain.fct_events where event_date between $day - 3 and $day;
 
 insert into plain.fct_events
-select * exclude (landed_date, source_file, copy_number)
+select * exclude (landed_date, source_file, record, copy_number)
 from (
     select
         *,
         row_number() over (
-            partition by event_id order by landed_date, source_file
+            partition by event_id order by landed_date, source_file, record
         ) as copy_number
     from plain.events
     where
@@ -229,5 +231,3 @@ select
     round(greatest(center - margin, 0.0), 6),
     round(least(center + margin, 1.0), 6)
 from wilson;
-
-commit;
