@@ -58,15 +58,7 @@ class BigQuerySweep:
         if apply:
             for schema, name in unused:
                 self.client.delete_table(self._name(schema, name), not_found_ok=True)
-        names = ", ".join(f"{s}.{t}" for s, t in unused)
-        sweeps.append(
-            Sweep(
-                "unused audit relations",
-                names or ", ".join(sorted(audit_schemas)) or "no audit schema",
-                "not built",
-                len(unused),
-            )
-        )
+        sweeps.append(Sweep.unused_audit_relations(unused, audit_schemas))
         return sweeps
 
     def _name(self, schema: str, table: str) -> str:

@@ -86,13 +86,5 @@ def sweep_warehouse(
             relation = f"{identifier(schema, 'schema')}.{identifier(name, 'relation')}"
             kind = "view" if _table_type(con, schema, name) == "VIEW" else "table"
             con.execute(f"drop {kind} {relation}")
-    names = ", ".join(f"{s}.{t}" for s, t in unused)
-    sweeps.append(
-        Sweep(
-            "unused audit relations",
-            names or ", ".join(sorted(audit_schemas)) or "no audit schema",
-            "not built",
-            len(unused),
-        )
-    )
+    sweeps.append(Sweep.unused_audit_relations(unused, audit_schemas))
     return sweeps

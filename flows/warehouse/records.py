@@ -52,6 +52,15 @@ class Sweep:
     rule: str
     count: int
 
+    @classmethod
+    def unused_audit_relations(
+        cls, unused: list[tuple[str, str]], audit_schemas: frozenset[str]
+    ) -> Sweep:
+        """The audit copies of relations that no model builds any more (either warehouse)."""
+        names = ", ".join(f"{schema}.{name}" for schema, name in unused)
+        where = names or ", ".join(sorted(audit_schemas)) or "no audit schema"
+        return cls("unused audit relations", where, "not built", len(unused))
+
 
 @dataclass(frozen=True)
 class Published:
