@@ -109,7 +109,7 @@ $(ZETASQL_VENV)/.installed: Makefile
 
 bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emulator's and the analyzer's own venvs
 
-bq-check: install bq-venvs ## BigQuery offline: emulator build + re-run, every flow, ZetaSQL analysis, BigQuery parse
+bq-check: install bq-venvs postgres ## BigQuery offline: emulator build + re-run, every flow, ZetaSQL analysis, BigQuery parse
 	$(BIN)/python -m tools.bq_check
 
 SOAK_KILLS ?= 20
@@ -142,7 +142,7 @@ browser: ## install Debian's chromium (the docs browser test needs it) if it is 
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@chromium --version
 
-# The tests start their own throwaway server from these binaries (tests/postgres_server.py):
+# The tests start their own throwaway server from these binaries (tools/postgres_server.py):
 # 127.0.0.1 on a free port, a data folder under /tmp, removed at the end.
 postgres: ## install Debian's PostgreSQL server (the state store tests start one) if it is missing
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \

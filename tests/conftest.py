@@ -67,8 +67,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
-    """A throwaway PostgreSQL server for this worker's session (tests/postgres_server.py)."""
-    from tests.postgres_server import running
+    """A throwaway PostgreSQL server for this worker's session (tools/postgres_server.py)."""
+    from tools.postgres_server import running
 
     with running() as server:
         yield server

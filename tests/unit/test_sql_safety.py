@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every Python file of the runtime package and of the developer tools, at any depth.
 SCANNED = sorted([*(ROOT / "flows").rglob("*.py"), *(ROOT / "tools").rglob("*.py")])
 _EMULATOR = "tools/bq_check: relations, columns and days of the emulator project and manifest"
+_QUOTED = "a database name quoted by psycopg's sql.Identifier (the names are t_ + hex digits)"
 # Why each value interpolated into SQL is not user input.
 REVIEWED = {
     Review("flows/warehouse/duckdb_landing.py", "_land_table", "classify_sql", "cb8984689b44"): (
@@ -56,8 +57,26 @@ REVIEWED = {
     Review("tools/bq_check/ops_run.py", "run_ops_check", "*", "9628e38a1c19"): _EMULATOR,
     Review("tools/bq_check/ops_run.py", "_assert_counts", "*", "9ec9e19a68d9"): _EMULATOR,
     Review("tools/bq_check/gates_run.py", "check_bad_row_blocked", "*", "0e2f0ab2caf7"): _EMULATOR,
-    Review("tools/bq_check/flow_data.py", "check_marts", "published", "e11ca7d41ff1"): _EMULATOR,
-    Review("tools/bq_check/flow_data.py", "check_marts", "audit", "e11bd6d556ad"): _EMULATOR,
+    Review("tools/bq_check/flow_data.py", "check_marts", "published", "d152964fd0ce"): _EMULATOR,
+    Review("tools/bq_check/flow_data.py", "check_marts", "audit", "1710bdb73fdd"): _EMULATOR,
+    Review("tools/postgres_server.py", "create_database", "sql.Identifier(name)", "73c68e563542"): (
+        _QUOTED
+    ),
+    Review(
+        "tools/postgres_server.py",
+        "create_database",
+        "sql.SQL('create database {}')",
+        "73c68e563542",
+    ): (_QUOTED),
+    Review("tools/postgres_server.py", "drop_database", "sql.Identifier(name)", "8a323483b84d"): (
+        _QUOTED
+    ),
+    Review(
+        "tools/postgres_server.py",
+        "drop_database",
+        "sql.SQL('drop database if exists {} with (force)')",
+        "8a323483b84d",
+    ): _QUOTED,
     Review("tools/bq_check/flows_faults_run.py", "_published_rows", "sql", "a27642f3ae51"): (
         _EMULATOR
     ),

@@ -16,12 +16,12 @@ from flows.project.dbt_runner import DbtProject
 from flows.settings import PROJECT_DIR, Settings
 from tools.bq_check.emulator import running_emulator
 from tools.bq_check.emulator_run import (
-    AS_PUBLISHED,
     FIRST_DAY,
     EmulatorReport,
     emulator_settings,
     run_emulator_check,
 )
+from tools.bq_check.flow_data import AS_PUBLISHED
 from tools.bq_check.gaps import Gap, load_gaps
 from tools.bq_check.semantic import analyze, compiled_models, source_tables
 from tools.bq_check.sql_parse import parse_models

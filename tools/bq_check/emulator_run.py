@@ -29,6 +29,7 @@ from flows.sample.spec import LakeSpec
 from flows.settings import Settings
 from flows.warehouse.bigquery_warehouse import BigQueryWarehouse
 from flows.warehouse.choose import warehouse_for
+from tools.bq_check.flow_data import AS_PUBLISHED, duckdb_reference
 from tools.bq_check.flow_run import run_flow_check
 from tools.bq_check.gaps import Gap, known_gap
 from tools.bq_check.gates_run import check_bad_row_blocked, compare_gates
@@ -38,9 +39,6 @@ FIRST_DAY = date(2026, 11, 1)
 EVENTS_PER_DAY = 300
 OUTSIDE_DAYS = 40  # the outside sentinel's distance from any window
 PUBLISH_SUFFIX = "_copy"
-# The check builds with dbt directly, into the schemas readers use (raw, dwh, marts), so its
-# relations compare with the DuckDB reference's and the pipeline's published ones.
-AS_PUBLISHED = {"build_schema_suffix": ""}
 
 
 class EmulatorCheckFailed(SluiceError):
@@ -246,25 +244,7 @@ def _compare_with_duckdb(
 
     Returns the reference's settings and project (the gates are compared on it too).
     """
-    reference = settings.model_copy(
-        update={"target": "dev", "duckdb": settings.lake_folder.parent / "reference.duckdb"}
-    )
-    duck = DbtProject(reference, AS_PUBLISHED, variant="bq-check-duckdb")
-    project = build_project(duck.manifest, reference.project_dir)
-    for day in days:
-        warehouse_for(reference).land(
-            FolderLake(reference.lake_folder),
-            project.lake_tables,
-            day,
-            lateness_days=project.lateness_days,
-            load_id=f"ref-{day}",
-            schema=RAW_SCHEMA,
-        )
-    result = duck.invoke(
-        ["run", "--vars", json.dumps({"run_start": str(days[0]), "run_end": str(days[-1])})]
-    )
-    if not result.success:
-        raise EmulatorCheckFailed(f"the DuckDB reference build failed: {result.exception}")
+    reference, project = duckdb_reference(settings, days)
     models = sorted(
         (n.name, n.schema, n.alias) for n in manifest.nodes.values() if n.resource_type == "model"
     )

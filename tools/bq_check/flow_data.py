@@ -7,6 +7,7 @@ BigQuery table and a DuckDB table of the same rows compare equal; a digest names
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,14 +16,21 @@ from typing import Any
 import duckdb
 
 from flows.errors import SluiceError
+from flows.lake.folder import FolderLake
+from flows.project.dbt_runner import DbtProject
 from flows.project.identifiers import identifier
+from flows.project.manifest import RAW_SCHEMA, Project, build_project
 from flows.settings import Settings
 from flows.state.ledger import Ledger, Status
 from flows.state.store import StateStore
+from flows.warehouse.choose import warehouse_for
 
 FLOW_PROJECT = "sluice-flow"
 AUDIT_SCHEMA_SUFFIX = "_audit"
 DECIMALS = 6  # the marts' rate type on DuckDB: numeric(28,6)
+# The checks build with dbt directly, into the schemas readers use (raw, dwh, marts), so their
+# relations compare with the DuckDB reference's and the pipeline's published ones.
+AS_PUBLISHED = {"build_schema_suffix": ""}
 
 
 class FlowCheckFailed(SluiceError):
@@ -102,11 +110,12 @@ def marts_of(manifest: Any) -> list[tuple[str, str]]:
 
 
 def check_marts(client: Any, reference: Settings, manifest: Any) -> dict[str, tuple[int, str]]:
-    """Each mart on the emulator equals the DuckDB reference's, and its audit copy equals it."""
+    """Each mart of the client's project equals the DuckDB reference's, and its audit copy
+    equals it."""
     found = {}
     for schema, name in marts_of(manifest):
-        published = f"{FLOW_PROJECT}.{schema}.{name}"
-        audit = f"{FLOW_PROJECT}.{schema}{AUDIT_SCHEMA_SUFFIX}.{name}"
+        published = f"{client.project}.{schema}.{name}"
+        audit = f"{client.project}.{schema}{AUDIT_SCHEMA_SUFFIX}.{name}"
         columns, rows = _bigquery_rows(client, published)
         ref_columns, expected = _duckdb_rows(reference.duckdb, schema, name)
         if (columns, rows) != (ref_columns, expected):
@@ -122,6 +131,31 @@ def check_marts(client: Any, reference: Settings, manifest: Any) -> dict[str, tu
     if not found:
         raise FlowCheckFailed("the manifest has no mart table to compare")
     return found
+
+
+def duckdb_reference(settings: Settings, days: list[date]) -> tuple[Settings, Project]:
+    """A DuckDB build of the lake days of settings' lake, one after the other, in
+    reference.duckdb beside the lake: what a serial run leaves. Its settings and project."""
+    reference = settings.model_copy(
+        update={"target": "dev", "duckdb": settings.lake_folder.parent / "reference.duckdb"}
+    )
+    duck = DbtProject(reference, AS_PUBLISHED, variant="bq-check-duckdb")
+    project = build_project(duck.manifest, reference.project_dir)
+    for day in days:
+        warehouse_for(reference).land(
+            FolderLake(reference.lake_folder),
+            project.lake_tables,
+            day,
+            lateness_days=project.lateness_days,
+            load_id=f"ref-{day}",
+            schema=RAW_SCHEMA,
+        )
+    result = duck.invoke(
+        ["run", "--vars", json.dumps({"run_start": str(days[0]), "run_end": str(days[-1])})]
+    )
+    if not result.success:
+        raise FlowCheckFailed(f"the DuckDB reference build failed: {result.exception}")
+    return reference, project
 
 
 def check_ledger(flow: Settings, expected: dict[date, dict[str, list[Status]]]) -> None:

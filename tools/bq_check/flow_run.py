@@ -11,6 +11,8 @@ BigQuery project of its own (nothing of the emulator run's project is reused), c
    recovers it and re-runs the last day: the marts and every layer's rows are as before, every
    incident is resolved.
 4. The janitor's sweep of the BigQuery project (janitor_run.py).
+5. Two backfills at once, as two workers sharing a PostgreSQL state store, in a project of their
+   own (concurrency_run.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from flows.alerts.incidents import Incidents
 from flows.settings import Settings, get_settings
 from flows.state.ledger import Status
 from flows.state.store import StateStore
+from tools.bq_check.concurrency_run import run_concurrency_check
 from tools.bq_check.flow_data import (
     FLOW_PROJECT,
     FlowCheckFailed,
@@ -67,6 +70,12 @@ def _prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
 
 
 def flow_settings(settings: Settings) -> tuple[Settings, dict[str, str]]:
@@ -142,6 +151,7 @@ def run_flow_check(
         proofs.append(watch.cleared())
         proofs.append(_check_incidents(flow))
         proofs.append(check_janitor(flow, client, reference, manifest, marts, days, FLOW_RUNS))
+        proofs.extend(run_concurrency_check(settings, manifest, _api_url()))
     proofs.append(
         f"flows: {FLOW_RUNS} flow runs, the watchdog and the janitor on the emulator; whole"
         f" check {time.perf_counter() - began:.1f} s (Prefect server start included)"

@@ -1,6 +1,6 @@
-"""A throwaway PostgreSQL server for tests: Debian's binaries (`make postgres` installs them), a
-data folder under /tmp owned by the `postgres` user when the tests run as root, 127.0.0.1 on a
-free port (never 5432), a password login, and one fresh database per test."""
+"""A throwaway PostgreSQL server for the tests and the BigQuery check: Debian's binaries (`make
+postgres` installs them), a data folder under /tmp owned by the `postgres` user when run as
+root, 127.0.0.1 on a free port (never 5432), a password login, and fresh databases on demand."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pytest
+from psycopg import sql
 
 BINARIES = Path("/usr/lib/postgresql")
 USER = "sluice"
@@ -27,16 +27,14 @@ FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_co
 
 
 def binaries() -> Path:
-    """The newest installed server's bin folder; the test fails, saying how to install one."""
+    """The newest installed server's bin folder; an error saying how to install one if none."""
     found = sorted(
         (p for p in BINARIES.glob("*/bin") if (p / "initdb").exists()),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
     )
     if not found:
-        pytest.fail(
-            f"PostgreSQL is not installed (no {BINARIES}/<version>/bin/initdb): "
-            "run `make postgres`",
-            pytrace=False,
+        raise RuntimeError(
+            f"PostgreSQL is not installed (no {BINARIES}/<version>/bin/initdb): run `make postgres`"
         )
     return found[-1]
 
@@ -77,12 +75,14 @@ class PostgresServer:
     def create_database(self) -> str:
         name = f"t_{secrets.token_hex(6)}"
         with self._admin() as con:
-            con.execute(f'create database "{name}"')  # name: hex digits only
+            con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         return name
 
     def drop_database(self, name: str) -> None:
         with self._admin() as con:
-            con.execute(f'drop database if exists "{name}" with (force)')
+            con.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
 
 
 def _run(command: list[str], log: Path) -> None:
