@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench soak
+.PHONY: help install demo test test-suite test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,11 +81,13 @@ lint: install ## secrets scan, YAML, dbt parse, descriptions, quality gates, SQL
 test-fast: install postgres ## the quick inner loop (under a minute): unit tests, no dbt runs (a throwaway PostgreSQL for the state store)
 	$(BIN)/pytest -q -x tests/unit
 
-# Lint and the BigQuery check run side by side (each keeps mostly one core busy; each target's
-# output is printed whole when it ends), then pytest: one file per worker, so a module's
-# fixtures build once.
+# The BigQuery check (mostly one core) runs beside lint, then beside pytest once lint passes
+# (each target's output is printed whole when it ends): the cores stay busy. pytest: one file
+# per worker, so a module's fixtures build once.
 test: install browser postgres bq-venvs ## everything CI checks (README's test command)
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint bq-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target bq-check lint test-suite
+
+test-suite: install browser postgres ## the whole pytest suite (make test runs it after lint, beside bq-check)
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
