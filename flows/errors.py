@@ -31,6 +31,9 @@ _TRANSIENT_TEXT = (
     "503 service unavailable",
     "500 internal error",
     "429 too many requests",
+    # concurrent DML on one table: BigQuery's words, then the emulator's (DuckDB's conflict)
+    "could not serialize access",
+    "transactioncontext error: conflict",
 )
 _TRANSIENT_ERRNO = (errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET)
 _TRANSIENT_CLASSES = ("ServerError", "TooManyRequests", "ServiceUnavailable", "InternalServerError")

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from google.api_core.exceptions import BadRequest
 
 from flows.errors import (
     InputError,
@@ -315,6 +316,8 @@ def test_a_run_that_waited_its_patience_out_names_the_holder(
         psycopg.errors.SerializationFailure("could not serialize access"),
         psycopg.errors.DeadlockDetected("deadlock detected"),
         psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        BadRequest("Could not serialize access to table p:raw.events due to concurrent update"),
+        BadRequest("TransactionContext Error: Conflict on tuple deletion!"),
     ],
     ids=[
         "TransientStepFailure",
@@ -324,6 +327,8 @@ def test_a_run_that_waited_its_patience_out_names_the_holder(
         "pg-40001",
         "pg-40P01",
         "pg-57P01",
+        "bigquery-concurrent-dml",
+        "emulator-concurrent-dml",
     ],
 )
 def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
@@ -340,6 +345,7 @@ def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
         OSError(errno.ENOENT, "No such file or directory"),
         psycopg.errors.UniqueViolation("duplicate key value violates unique constraint"),
         psycopg.errors.UndefinedTable('relation "partition_attempts" does not exist'),
+        BadRequest("Syntax error: Unexpected keyword MERGE at [1:1]"),
     ],
     ids=[
         "InputError",
@@ -349,6 +355,7 @@ def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
         "ENOENT",
         "pg-23505",
         "pg-42P01",
+        "bigquery-syntax",
     ],
 )
 def test_bad_input_and_bad_code_are_not_transient(error: BaseException) -> None:

@@ -47,7 +47,7 @@ INCIDENTS = ("step_failed", "gate_blocked", "sla_missed")
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
     """SLUICE_* variables for the flow's own Settings (get_settings), restored afterwards."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
@@ -113,7 +113,7 @@ def run_flow_check(
     flow, env = flow_settings(settings)
     first, last = days[0], days[-1]
     raw, rest = steps[0], steps[1:]
-    with _environment(env), _prefect_server():
+    with environment(env), _prefect_server():
         client = bigquery_client(flow, emulator=True)
         started = time.perf_counter()
         with unreadable_events(flow.lake_folder, last):
