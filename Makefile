@@ -16,6 +16,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Every flow run imports Great Expectations, dbt and Prefect: keep their compiled bytecode even
+# where the environment turns writing it off, or every process compiles them again (a one-day
+# backfill took 95-105 s without it, 66 s with it, measured on one machine on 2026-12-05).
+unexport PYTHONDONTWRITEBYTECODE
 
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)

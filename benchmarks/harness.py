@@ -45,7 +45,7 @@ GOALS: dict[str, tuple[str, str]] = {
     "backfill_batched_vs_serial": ("30-day backfill ÷ 30 daily runs", "≤ 0.67"),
     "bq_max_concurrency": (
         "6-day backfill on the BigQuery emulator, --max-concurrency 3 ÷ 1",
-        "below 1 (landing side by side)",
+        "none here: the emulator runs one job at a time (BigQuery lands side by side)",
     ),
     "vs_prefect_dbt": (
         "Sluice daily run ÷ PrefectDbtRunner dbt run, same day",
