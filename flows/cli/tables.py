@@ -83,18 +83,23 @@ def print_plan(
 
 def plan_time(cost: PlanCost) -> str:
     """One line: the estimated time of a plan and what it comes from."""
-    running = [(layer, units, cost.per_day[layer]) for layer, units in cost.units.items() if units]
-    basis = ", ".join(
-        f"{layer} {units} days at {'?' if each is None else duration(each)}"
-        for layer, units, each in running
-    )
+    running = [layer for layer, runs in cost.runs.items() if runs]
+
+    def basis(layer: str) -> str:
+        runs, seconds = cost.runs[layer], cost.step_seconds(layer)
+        shape = f"{len(runs)} run{'s' if len(runs) > 1 else ''} of {sum(runs)} days"
+        if all(days == 1 for days in runs):
+            shape = f"{sum(runs)} day{'s' if sum(runs) > 1 else ''} one at a time"
+        return f"{layer} {shape} {'?' if seconds is None else '~' + duration(seconds)}"
+
+    said = ", ".join(basis(layer) for layer in running)
     total = cost.seconds
     if total is None:
-        unknown = ", ".join(layer for layer, _, each in running if each is None)
-        return f"estimated time: unknown until {unknown} succeeded once here ({basis})"
+        unknown = ", ".join(layer for layer in running if cost.times.get(layer) is None)
+        return f"estimated time: unknown until {unknown} succeeded once here ({said})"
     return (
-        f"estimated time: ~{duration(total)} ({basis} each: the median of the step's recent "
-        "successes in the ledger)"
+        f"estimated time: ~{duration(total)} ({said}: each step's recent successes in the "
+        "ledger, a part per run plus a part per lake day)"
     )
 
 

@@ -10,7 +10,7 @@ from functools import partial
 
 from flows.errors import WarehouseBusy
 from flows.lake.layout import fingerprint
-from flows.pipeline.progress import Estimator
+from flows.pipeline.progress import Estimator, StepTime
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import QUARANTINE, RAW_LAYER
 from flows.state.step_states import UPSTREAM_AGAIN, Now, State, StepState
@@ -124,39 +124,63 @@ def plan(
     return planned
 
 
+def consecutive(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
+    """Consecutive lake days starting from the same step: a run takes each group through its
+    steps together."""
+    groups: list[tuple[list[date], str | None]] = []
+    for dt, layer in plan:
+        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
+            groups[-1][0].append(dt)
+        else:
+            groups.append(([dt], layer))
+    return groups
+
+
 @dataclass(frozen=True)
 class PlanCost:
-    """What a plan will take: the lake days each step runs and the ledger's seconds per lake day
-    of each step (None: no success of it recorded yet)."""
+    """What a plan will take: the runs of each step (their lake days: landing runs a day at a
+    time, a dbt step a group of consecutive days at once) and each step's time from the ledger
+    (None: no success of it recorded yet)."""
 
-    units: dict[str, int]
-    per_day: dict[str, float | None]
+    runs: dict[str, list[int]]
+    times: dict[str, StepTime | None]
+
+    @property
+    def units(self) -> dict[str, int]:
+        """The lake days each step runs."""
+        return {layer: sum(runs) for layer, runs in self.runs.items()}
+
+    def step_seconds(self, layer: str) -> float | None:
+        time, runs = self.times.get(layer), self.runs[layer]
+        return None if time is None else time.seconds(sum(runs), len(runs))
 
     @property
     def seconds(self) -> float | None:
         """The whole plan's estimated seconds; None while a step it runs has no history."""
         total = 0.0
-        for layer, units in self.units.items():
-            if units:
-                per_day = self.per_day.get(layer)
-                if per_day is None:
+        for layer, runs in self.runs.items():
+            if runs:
+                seconds = self.step_seconds(layer)
+                if seconds is None:
                     return None
-                total += units * per_day
+                total += seconds
         return total
 
 
 def plan_cost(ws: Workspace, planned: list[PlannedDay]) -> PlanCost:
-    """Each planned day runs from its first step to the last; each step costs the median of its
-    recent successes per lake day (the estimate the run's progress starts from)."""
+    """Each planned day runs from its first step to the last, in the runs `step_runs` gives;
+    each step costs what the ledger's recent successes of it fit (the estimate the run's
+    progress starts from)."""
     steps = ws.project.steps
     estimator = Estimator.from_ledger(ws.ledger, steps)
-    return PlanCost(step_days(planned, steps), {layer: estimator.per_day(layer) for layer in steps})
+    return PlanCost(step_runs(planned, steps), {layer: estimator.time(layer) for layer in steps})
 
 
-def step_days(planned: list[PlannedDay], steps: tuple[str, ...]) -> dict[str, int]:
-    """The lake days each step runs: every planned day from its first step to the last."""
-    units = dict.fromkeys(steps, 0)
-    for day in planned:
-        for layer in steps[steps.index(day.from_layer) :]:
-            units[layer] += 1
-    return units
+def step_runs(planned: list[PlannedDay], steps: tuple[str, ...]) -> dict[str, list[int]]:
+    """The lake days of each run of each step: landing one day a run, a later step one run per
+    group of consecutive days from the same first step (as flows/pipeline/runs.py runs them)."""
+    runs: dict[str, list[int]] = {layer: [] for layer in steps}
+    for days, first in consecutive([(day.dt, day.from_layer) for day in planned]):
+        for layer in steps[steps.index(first or steps[0]) :]:
+            runs[layer].extend([1] * len(days) if layer == RAW_LAYER else [len(days)])
+    return runs

@@ -95,15 +95,21 @@ def _attempt(row: Any) -> Attempt:
     )
 
 
-def _per_day_seconds(row: Any) -> float:
+def _run_of(row: Any) -> tuple[tuple[str, ...], int, float]:
+    """An attempt row's run (a batch of days is one run whatever its rows), its days and
+    seconds."""
     seconds = (
         datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])
     ).total_seconds()
     batch = json.loads(row["details"] or "{}").get("batch")
     if not batch:
-        return seconds
+        return (row["run_id"], row["dt"], row["started_at"]), 1, seconds
     first, last = (date.fromisoformat(end) for end in batch.split(".."))
-    return seconds / ((last - first).days + 1)
+    return (row["run_id"], batch, row["started_at"]), (last - first).days + 1, seconds
+
+
+# Rows read per run wanted by recent_runs: a batch writes one row per lake day.
+MAX_BATCH_ROWS = 31
 
 
 class Ledger:
@@ -252,16 +258,20 @@ class Ledger:
         )
         return [_attempt(row) for row in rows]
 
-    def recent_durations(self, layer: str, limit: int = 20) -> list[float]:
-        """Seconds per lake day of a step's last `limit` successful attempts, newest first
-        (an attempt of a batch of n days ran for all of them: its time counts 1/n)."""
+    def recent_runs(self, layer: str, limit: int = 20) -> list[tuple[int, float]]:
+        """The lake days and seconds of a step's last `limit` successful runs, newest first (a
+        batch of n days is one run of n days)."""
         rows = self.store.read(
-            """select started_at, finished_at, details from partition_attempts
+            """select run_id, dt, started_at, finished_at, details from partition_attempts
             where layer = :layer and status = :succeeded and finished_at is not null
-            order by finished_at desc limit :limit""",
-            {"layer": layer, "succeeded": Status.SUCCEEDED, "limit": limit},
+            order by finished_at desc, dt limit :rows""",
+            {"layer": layer, "succeeded": Status.SUCCEEDED, "rows": limit * MAX_BATCH_ROWS},
         )
-        return [_per_day_seconds(row) for row in rows]
+        runs: dict[tuple[str, ...], tuple[int, float]] = {}
+        for row in rows:
+            key, days, seconds = _run_of(row)
+            runs.setdefault(key, (days, seconds))
+        return list(runs.values())[:limit]
 
     def span(self) -> tuple[date | None, date | None]:
         """The first and last lake day with any attempt."""

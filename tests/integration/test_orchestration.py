@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import shutil
-import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from flows.cli.main import main
 from flows.cli.tables import plan_time
 from flows.errors import PartitionsFailed, one_line
 from flows.pipeline.plan import PlannedDay, plan, plan_cost, step_states
-from flows.pipeline.progress import duration
+from flows.pipeline.progress import duration, fit
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, Settings
@@ -234,11 +233,12 @@ def test_editing_a_marts_model_makes_every_days_marts_stale(clean: Build, tmp_pa
     assert plan(ws, DAYS[0], DAYS[-1]) == [PlannedDay(day, "marts", "stale") for day in DAYS]
 
 
-def test_a_plan_costs_each_step_it_runs_at_the_ledgers_median_seconds_per_day(
+def test_a_plan_costs_each_step_it_runs_at_the_time_the_ledger_fits(
     clean: Build, tmp_path: Path
 ) -> None:
-    """The dry run's estimate: the stale marts of five days cost five marts days at the median of
-    the marts step's successes in this warehouse's ledger; the steps it skips cost nothing."""
+    """The dry run's estimate: the stale marts of five days are one marts run of five days, at
+    the time fitted to the marts step's successes in this warehouse's ledger; the steps it skips
+    cost nothing."""
     project = copy_project(tmp_path / "project", clean.settings.project_dir)
     kpis = project / "models" / "marts" / "kpi" / "daily_kpis.sql"
     kpis.write_text(kpis.read_text() + "\n-- a comment is a code change too\n")
@@ -246,13 +246,15 @@ def test_a_plan_costs_each_step_it_runs_at_the_ledgers_median_seconds_per_day(
     ws = Workspace.open(settings_at(project, clean.settings.lake, warehouse, state))
 
     cost = plan_cost(ws, plan(ws, DAYS[0], DAYS[-1]))
-    marts = statistics.median(ws.ledger.recent_durations("marts"))
-    assert cost.units == {"raw": 0, "dwh": 0, "marts": len(DAYS)}
-    assert cost.per_day["marts"] == marts
-    assert cost.seconds == pytest.approx(len(DAYS) * marts)
+    marts = fit(ws.ledger.recent_runs("marts"))
+    assert marts is not None and marts.seconds(len(DAYS)) > 0
+    assert cost.runs == {"raw": [], "dwh": [], "marts": [len(DAYS)]}
+    assert cost.times["marts"] == marts
+    assert cost.seconds == pytest.approx(marts.seconds(len(DAYS)))
     assert plan_time(cost) == (
-        f"estimated time: ~{duration(len(DAYS) * marts)} (marts {len(DAYS)} days at "
-        f"{duration(marts)} each: the median of the step's recent successes in the ledger)"
+        f"estimated time: ~{duration(marts.seconds(len(DAYS)))} (marts 1 run of {len(DAYS)} "
+        "days ~" + duration(marts.seconds(len(DAYS))) + ": each step's recent successes in the "
+        "ledger, a part per run plus a part per lake day)"
     )
 
 

@@ -68,7 +68,7 @@ def step(layer: str, days: list[date], seconds: float, how: Ended = Ended.OK) ->
     return StepDone(layer, tuple(days), how, seconds)
 
 
-def test_recent_durations_are_per_day_newest_first_and_leave_out_failures(
+def test_recent_runs_are_newest_first_a_batch_is_one_run_and_failures_are_left_out(
     ledger: Ledger, clock: Clock
 ) -> None:
     attempts(ledger, clock, "raw", [NOV_1], 10)
@@ -76,12 +76,13 @@ def test_recent_durations_are_per_day_newest_first_and_leave_out_failures(
     attempts(ledger, clock, "raw", [NOV_2], 20)
     attempts(ledger, clock, "raw", [NOV_3], 60)
     attempts(ledger, clock, "dwh", [NOV_1, NOV_2, NOV_3], 30)
+    attempts(ledger, clock, "dwh", [NOV_3], 12)
     attempts(ledger, clock, "marts", [NOV_1], 7, Status.BLOCKED)
 
-    assert ledger.recent_durations("raw") == [60.0, 20.0, 10.0]
-    assert ledger.recent_durations("raw", limit=2) == [60.0, 20.0]
-    assert ledger.recent_durations("dwh") == [10.0, 10.0, 10.0]
-    assert ledger.recent_durations("marts") == []
+    assert ledger.recent_runs("raw") == [(1, 60.0), (1, 20.0), (1, 10.0)]
+    assert ledger.recent_runs("raw", limit=2) == [(1, 60.0), (1, 20.0)]
+    assert ledger.recent_runs("dwh") == [(1, 12.0), (3, 30.0)]
+    assert ledger.recent_runs("marts") == []
 
 
 def test_time_left_is_each_steps_median_per_day_times_its_days_left(
@@ -105,6 +106,14 @@ def test_time_left_is_each_steps_median_per_day_times_its_days_left(
     assert (progress.done, progress.left()) == (9, 0.0)
 
 
+def test_time_left_counts_a_part_per_run_once_per_batch_and_once_per_landed_day() -> None:
+    history = {"raw": [(1, 2.0), (3, 4.0)], "dwh": [(1, 10.0), (7, 40.0)]}
+    progress = RunProgress({"raw": 3, "dwh": 3}, Estimator(history), daily=("raw",))
+
+    # raw: 1 s a run + 1 s a day, three runs; dwh: 5 s a run + 5 s a day, one run of three days
+    assert progress.left() == 3 * (1 + 1) + (5 + 3 * 5)
+
+
 def test_without_history_the_estimate_waits_for_this_runs_first_step_then_uses_its_median(
     ledger: Ledger,
 ) -> None:
@@ -117,7 +126,7 @@ def test_without_history_the_estimate_waits_for_this_runs_first_step_then_uses_i
     assert progress.left() == 9 + 3 * 9 + 3 * 9
     progress.finish(step("raw", [NOV_3], 100, Ended.FAILED))  # says nothing of raw's time
     progress.finish(step("dwh", [NOV_1, NOV_2], 30))  # 15 s a day
-    assert progress.left() == 15 + 3 * 13.5  # dwh: its own median; marts: that of all (13.5)
+    assert progress.left() == 15 + 3 * 12  # dwh: its own; marts: the median per day of all runs
 
 
 def test_the_first_steps_warm_up_does_not_swell_the_estimate(ledger: Ledger) -> None:
@@ -164,7 +173,7 @@ def test_durations_read_in_seconds_then_minutes_then_hours(seconds: float, shown
 
 
 def test_a_finished_batch_is_one_line_with_done_total_and_time_left() -> None:
-    progress = RunProgress({"dwh": 3, "marts": 18}, Estimator({"marts": [100 / 18]}))
+    progress = RunProgress({"dwh": 3, "marts": 18}, Estimator({"marts": [(18, 100.0)]}))
     done = step("dwh", [NOV_1, NOV_2, NOV_3], 12.4)
     progress.finish(done)
 
@@ -202,7 +211,7 @@ def test_the_longest_line_fits_80_columns_and_keeps_its_dates_whole() -> None:
 def test_off_a_terminal_and_outside_a_flow_each_finished_step_is_one_line_on_stderr(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    progress = RunProgress({"raw": 2, "dwh": 2}, Estimator({"dwh": [5.0]}))
+    progress = RunProgress({"raw": 2, "dwh": 2}, Estimator({"dwh": [(1, 5.0)]}))
 
     with showing(progress) as reporter:
         reporter.started("raw", [NOV_1])
