@@ -70,10 +70,11 @@ LINT_ENV := SLUICE_DUCKDB=$(CURDIR)/$(LINT_DIR)/lint.duckdb SLUICE_TARGET=dev
 SQL_PATHS := models tests/dbt
 SQLFLUFF_FORMAT ?= human
 
-lint: install ## secrets scan, YAML, dbt parse, descriptions, quality gates, SQL style (sqlfluff), ruff, mypy
+lint: install ## secrets scan, YAML, the worker's Dockerfile (hadolint), dbt parse, descriptions, quality gates, SQL style (sqlfluff), ruff, mypy
 	@mkdir -p $(LINT_DIR)
 	$(BIN)/python -m tools.secrets_scan
 	$(BIN)/yamllint --strict .
+	$(BIN)/hadolint Dockerfile
 	$(LINT_ENV) $(BIN)/dbt parse --profiles-dir . --target-path $(LINT_DIR) --quiet
 	$(BIN)/python -m tools.docs_check --manifest $(LINT_DIR)/manifest.json
 	$(LINT_ENV) $(BIN)/python -m tools.suites_check

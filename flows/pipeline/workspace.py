@@ -30,6 +30,19 @@ from flows.warehouse.interface import Warehouse
 BUILD_VARS = {"build_schema_suffix": AUDIT_SUFFIX}
 
 
+def parse_project(settings: Settings, warehouse: Warehouse) -> DbtProject:
+    """The pipeline's parse of the dbt project for this warehouse."""
+    return DbtProject(settings, {**warehouse.dbt_vars, **BUILD_VARS})
+
+
+def warm_parse() -> None:
+    """Parse as a flow run would, with this process's settings: dbt keeps the result in the
+    project's target/ and the next parse with the same settings and files is a partial one
+    (the worker image runs this at build)."""
+    settings = get_settings()
+    parse_project(settings, warehouse_for(settings))
+
+
 class Workspace:
     """The long-lived parts of a run, opened once per process.
 
@@ -66,7 +79,7 @@ class Workspace:
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> Workspace:
         settings = settings or get_settings()
         warehouse = warehouse_for(settings)
-        dbt = DbtProject(settings, {**warehouse.dbt_vars, **BUILD_VARS})
+        dbt = parse_project(settings, warehouse)
         store = StateStore(settings.state)
         project = build_project(dbt.manifest, settings.project_dir, AUDIT_SUFFIX)
         save_card(store, project.card(), clock().isoformat())  # what status reads, unparsed
