@@ -113,7 +113,11 @@ def _pipeline(args: argparse.Namespace) -> int:
                 result = pipeline.daily(args.date)
             elif args.command == "backfill":
                 result = pipeline.backfill(
-                    args.start, args.end, force=args.force, max_concurrency=args.max_concurrency
+                    args.start,
+                    args.end,
+                    force=args.force,
+                    max_concurrency=args.max_concurrency,
+                    max_bytes=args.max_bytes,
                 )
             else:
                 result = pipeline.retry_failed(args.start, args.end)
@@ -238,12 +242,22 @@ def _gates(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from flows.cli import tables
     from flows.pipeline.plan import plan, plan_cost
+    from flows.pipeline.plan_bytes import check_budget, plan_bytes
     from flows.pipeline.workspace import Workspace
 
     ws = Workspace.open()
     planned = plan(ws, args.start, args.end, force=args.force)
-    tables.print_plan(planned, cost=plan_cost(ws, planned))
+    scanned = plan_bytes(ws, planned) if planned else None
+    tables.print_plan(planned, cost=plan_cost(ws, planned), scanned=scanned)
+    if scanned is not None:
+        check_budget(scanned, _budget(args, ws.settings.max_bytes))
     return 0
+
+
+def _budget(args: argparse.Namespace, configured: int | None) -> int | None:
+    """The byte budget of a backfill: --max-bytes, else the setting (None: no budget)."""
+    budget: int | None = args.max_bytes
+    return budget if budget is not None else configured
 
 
 def _lineage(args: argparse.Namespace) -> int:

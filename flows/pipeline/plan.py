@@ -160,3 +160,15 @@ def step_days(planned: list[PlannedDay], steps: tuple[str, ...]) -> dict[str, in
         for layer in steps[steps.index(day.from_layer) :]:
             units[layer] += 1
     return units
+
+
+def batches(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
+    """Consecutive lake days starting from the same step run together (a run builds each dbt
+    layer of such a batch in one invocation)."""
+    groups: list[tuple[list[date], str | None]] = []
+    for dt, layer in plan:
+        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
+            groups[-1][0].append(dt)
+        else:
+            groups.append(([dt], layer))
+    return groups

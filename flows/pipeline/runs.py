@@ -18,6 +18,7 @@ from pathlib import Path
 from flows.errors import InvalidParameter, PartitionsFailed, one_line
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
+from flows.pipeline.plan import batches
 from flows.pipeline.progress import Ended, Estimator, RunProgress, ended
 from flows.pipeline.progress_display import Reporter, showing
 from flows.pipeline.run_records import PartitionRun, RunReport
@@ -32,17 +33,6 @@ log = logging.getLogger(__name__)
 
 def _contiguous(days: list[date]) -> bool:
     return all((b - a).days == 1 for a, b in pairwise(days))
-
-
-def _groups(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
-    """Consecutive lake days starting from the same step run together."""
-    groups: list[tuple[list[date], str | None]] = []
-    for dt, layer in plan:
-        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
-            groups[-1][0].append(dt)
-        else:
-            groups.append(([dt], layer))
-    return groups
 
 
 def _record(
@@ -94,7 +84,7 @@ def _step_days(
     """Run one step for every live day: dbt layers of contiguous days in one invocation,
     landing up to `max_concurrency` days at once."""
     live = [dt for dt, run in runs.items() if not run.stopped]
-    for days, _ in _groups([(dt, None) for dt, run in runs.items() if run.stopped]):
+    for days, _ in batches([(dt, None) for dt, run in runs.items() if run.stopped]):
         reporter.skipped(layer, days)
     batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
     if batchable and not ws.blocker().blocked(layer, live):
@@ -195,7 +185,7 @@ def run_partitions(
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
         ws.check_warehouse()
         recover(ws, run_id)
-        groups = _groups(plan)
+        groups = batches(plan)
         with showing(_planned(ws, groups)) as reporter:
             runs = [
                 run
