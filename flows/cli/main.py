@@ -242,7 +242,8 @@ def _gates(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from flows.cli import tables
     from flows.pipeline.plan import plan, plan_cost
-    from flows.pipeline.plan_bytes import check_budget, plan_bytes
+    from flows.pipeline.plan_bytes import check_budget
+    from flows.pipeline.plan_scan import plan_bytes
     from flows.pipeline.workspace import Workspace
 
     ws = Workspace.open()

@@ -8,7 +8,7 @@ on those dates, measured in the warehouse with one aggregate query per relation:
 relation holds counts as it is; a date it does not hold yet is scaled from the lake's file sizes
 of that lake day by the bytes per lake byte of the relation's latest held dates. BigQuery bills
 at least 10 MB (MiB) for every table a query references. On real BigQuery, a dry run of each
-model's compiled SQL replaces the estimate (flows/pipeline/plan_dry_run.py).
+model's compiled SQL replaces the estimate (flows/pipeline/plan_scan.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from datetime import date, timedelta
 from flows.errors import PlanOverBudget
 from flows.lake.layout import Lake
 from flows.pipeline.plan import PlannedDay, batches
-from flows.pipeline.workspace import Workspace
 from flows.project.lake_tables import LakeTable
-from flows.project.lineage_build import project_lineage
 from flows.project.manifest import RAW_LAYER, Project
 from flows.project.model_reads import ModelReads, StoredRead, run_models
 from flows.warehouse.interface import Warehouse
@@ -217,12 +215,3 @@ def check_budget(found: PlanBytes, max_bytes: int | None) -> None:
         f"{human_bytes(max_bytes)} (--max-bytes / SLUICE_MAX_BYTES); most expensive: {top}; "
         "nothing ran: narrow the range or raise the budget"
     )
-
-
-def plan_bytes(ws: Workspace, planned: list[PlannedDay]) -> PlanBytes:
-    """The bytes and price of a plan's dbt models, estimated offline (see the module text)."""
-    runs = model_runs(ws.project, planned)
-    project_dir = ws.settings.project_dir
-    reads = ModelReads(ws.project, project_lineage(project_dir, project_dir / "target"))
-    sizes = ReadSizes(ws.warehouse, ws.lake, ws.project.lake_tables)
-    return offline_bytes(reads, sizes, runs, ws.settings.price_per_tib)

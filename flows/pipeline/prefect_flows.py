@@ -10,7 +10,8 @@ from flows.dates import check_order, date_range, parse_date
 from flows.lake.layout import last_complete_day
 from flows.pipeline.hooks import HOOKS
 from flows.pipeline.plan import PlannedDay, plan
-from flows.pipeline.plan_bytes import check_budget, plan_bytes
+from flows.pipeline.plan_bytes import check_budget
+from flows.pipeline.plan_scan import plan_bytes
 from flows.pipeline.run_records import RunReport
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace

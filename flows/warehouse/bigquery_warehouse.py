@@ -209,6 +209,10 @@ class BigQueryWarehouse:
             if row[1]
         }
 
+    @property
+    def dry_runs(self) -> bool:
+        return not self.emulator  # the emulator refuses dry runs (bq_gaps.yml `dry_run`)
+
     def dry_run_bytes(self, sql: str) -> int | None:
         """A dry run's total_bytes_processed (no cache: the bytes a real run would bill); None
         on the emulator, which refuses dry runs (bq_gaps.yml `dry_run`)."""

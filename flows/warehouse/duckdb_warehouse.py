@@ -75,6 +75,7 @@ class DuckDBWarehouse:
     aware_timestamps = False
     concurrent_writers = False
     build_lock_key = None  # lock_key holds the whole run
+    dry_runs = False  # DuckDB bills nothing: plans estimate offline
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -122,6 +122,11 @@ class Warehouse(Protocol):
         is ''; None for a relation that does not exist."""
         ...
 
+    @property
+    def dry_runs(self) -> bool:
+        """Whether dry_run_bytes answers (real BigQuery; not DuckDB or the emulator)."""
+        ...
+
     def dry_run_bytes(self, sql: str) -> int | None:
         """The bytes BigQuery would bill for `sql`, by a dry run (None: this warehouse cannot
         tell, e.g. DuckDB or the emulator)."""

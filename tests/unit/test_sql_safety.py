@@ -55,6 +55,10 @@ REVIEWED = {
     Review("flows/warehouse/bigquery_warehouse.py", "logical_sizes", "sql", "f3dfcae418e6"): (
         _SIZES + "; the dates are the ISO text of `first` and `last` (date parameters)"
     ),
+    Review("flows/pipeline/plan_scan.py", "dry_run_plan", "compiled(run)", "03b55bef25f0"): (
+        "a model's SQL as dbt compiled it from the project's own files (DbtProject.compile_layer),"
+        " sent as a dry run (nothing executes); the project is code under review"
+    ),
     Review("flows/warehouse/ops_mirror.py", "merge_sql", "keys", "4a8c6c132495"): (
         "key columns of the module constant MIRRORED (flows/state/store.py)"
     ),
@@ -100,7 +104,7 @@ REVIEWED = {
     Review("tools/bq_check/emulator_run.py", "_check_publish", "*", "7c5047541ee3"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "_raw_counts", "*", "64fbf575b6e0"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "run_emulator_check", "*", "4e0b0e44328b"): _EMULATOR,
-    Review("tools/bq_check/__main__.py", "_probe_gaps", "*", "604a8de0b614"): (
+    Review("tools/bq_check/__main__.py", "_probe_gaps", "sql", "bf34b64e218c"): (
         "the probes of bq_gaps.yml (committed) with the emulator's project id"
     ),
 }
