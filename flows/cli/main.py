@@ -248,17 +248,21 @@ def _plan(args: argparse.Namespace) -> int:
 
     ws = Workspace.open()
     planned = plan(ws, args.start, args.end, force=args.force)
-    scanned = plan_bytes(ws, planned) if planned else None
+    # --max-bytes, else the setting (None: no budget)
+    budget: int | None = ws.settings.max_bytes if args.max_bytes is None else args.max_bytes
+    scanned, unmeasured = None, ""
+    try:
+        scanned = plan_bytes(ws, planned) if planned else None
+    except SluiceError as exc:  # e.g. a run holds the DuckDB file: the plan still shows
+        if budget is not None:
+            raise
+        unmeasured = one_line(exc)
     tables.print_plan(planned, cost=plan_cost(ws, planned), scanned=scanned)
+    if unmeasured:
+        print(f"estimated bytes: unknown ({unmeasured})")
     if scanned is not None:
-        check_budget(scanned, _budget(args, ws.settings.max_bytes))
+        check_budget(scanned, budget)
     return 0
-
-
-def _budget(args: argparse.Namespace, configured: int | None) -> int | None:
-    """The byte budget of a backfill: --max-bytes, else the setting (None: no budget)."""
-    budget: int | None = args.max_bytes
-    return budget if budget is not None else configured
 
 
 def _lineage(args: argparse.Namespace) -> int:

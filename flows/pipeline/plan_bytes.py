@@ -24,7 +24,7 @@ from flows.project.lake_tables import LakeTable
 from flows.project.manifest import RAW_LAYER, Project
 from flows.project.model_reads import ModelReads, StoredRead, run_models
 from flows.warehouse.interface import Warehouse
-from flows.warehouse.logical_size import TIB, Sizes, SizesByDate, human_bytes
+from flows.warehouse.logical_size import TIB, SizesByDate, human_bytes
 
 MIN_BILLED = 10 * 1024**2  # BigQuery's minimum per table referenced by an on-demand query
 SAMPLE_DATES = 7  # the latest held dates of a relation that scale the dates it lacks
@@ -178,12 +178,8 @@ class ReadSizes:
         """Logical bytes of the read's columns per lake byte, over the latest held dates."""
         dates = sorted(d for d in held if d is not None)[-SAMPLE_DATES:]
         lake = sum(self.lake_bytes(read.lake_tables, d) for d in dates)
-        measured = sum(_bytes(held[d], read.columns) for d in dates)
+        measured = sum(held[d].bytes_of(read.columns) for d in dates)
         return measured / lake if lake else 0.0
-
-
-def _bytes(sizes: Sizes, columns: frozenset[str]) -> int:
-    return sizes.bytes_of(columns)
 
 
 def offline_bytes(
