@@ -11,6 +11,7 @@ SluiceError
 ├── LockHeld                    another run holds the lock (names the holder and its lease)
 ├── LockLost                    a run lost a lock it held: it stops before it publishes
 ├── WarehouseBusy               another process holds the warehouse (transient)
+├── PlanOverBudget              a backfill's plan reads more bytes than max_bytes allows
 └── StepFailed                  a pipeline step (landing, a dbt layer) failed for a partition
     └── TransientStepFailure    the same, but worth retrying (lock contention, I/O hiccup)
 """
@@ -76,6 +77,10 @@ class LockHeld(SluiceError):
 
 class WarehouseBusy(SluiceError):
     """Another process holds the warehouse (a DuckDB file has one writer); worth retrying."""
+
+
+class PlanOverBudget(SluiceError):
+    """A backfill's plan would read more bytes than its budget (max_bytes): nothing ran."""
 
 
 class StateMismatch(InputError):

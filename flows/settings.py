@@ -7,6 +7,7 @@ the project), then the defaults. Secrets (`Secrets`) come from env vars only, ne
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +45,55 @@ LakeLocation = Annotated[Path | BucketLocation, BeforeValidator(_lake_location)]
 
 # A path is a SQLite file; a postgresql+psycopg:// URL a server several workers share.
 StateFile = Annotated[StateLocation, BeforeValidator(state_location)]
+
+
+# Decimal units are powers of 1000, binary ones (KiB ...) powers of 1024, as BigQuery's
+# pricing page uses them (its prices are per TiB).
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "pb": 1000**5,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+    "pib": 1024**5,
+}
+_AMOUNT = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
+
+
+def parse_bytes(text: str | int, what: str = "bytes") -> int:
+    """A byte count from `text` (digits and an optional unit: B, KB, MB, GB, TB, PB or KiB ...
+    PiB); InvalidParameter naming `what` when it is not one."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise InvalidParameter(f"{what} {text} must not be negative")
+        return text
+    found = _AMOUNT.match(str(text))
+    unit = found.group("unit").lower() if found else ""
+    if found is None or unit not in _UNITS:
+        raise InvalidParameter(
+            f"{what} {text!r} is not a byte count: a number with an optional unit, "
+            "e.g. 500GB, 1TiB or 1048576"
+        )
+    return int(float(found.group("number")) * _UNITS[unit])
+
+
+def _byte_count(value: Any) -> Any:
+    """A byte count with an optional unit (500GB, 1TiB) becomes its number of bytes."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_bytes(value, "max_bytes")
+    except InvalidParameter as exc:
+        raise ValueError(str(exc)) from exc
+
+
+ByteCount = Annotated[int | None, BeforeValidator(_byte_count)]
 
 
 class EmailSink(BaseModel):
@@ -171,6 +221,17 @@ class Settings(BaseSettings):
         ge=1,
         description="the most bytes landing reads from one lake file, decompressed (a bigger "
         "file, e.g. a gzip bomb, fails its partition)",
+    )
+
+    # BigQuery's on-demand list price per TiB a query scans, USD, in the US and EU multi-regions:
+    # cloud.google.com/bigquery/pricing, "On-demand compute pricing" ($6.25 since July 2023).
+    price_per_tib: float = Field(
+        default=6.25, ge=0, description="on-demand price per TiB scanned that plans show"
+    )
+    max_bytes: ByteCount = Field(
+        default=None,
+        description="refuse a backfill whose plan reads more bytes (BigQuery's on-demand "
+        "bytes; units allowed: 500GB, 1TiB); unset: no budget",
     )
 
     lease_seconds: int = Field(

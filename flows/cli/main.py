@@ -113,7 +113,11 @@ def _pipeline(args: argparse.Namespace) -> int:
                 result = pipeline.daily(args.date)
             elif args.command == "backfill":
                 result = pipeline.backfill(
-                    args.start, args.end, force=args.force, max_concurrency=args.max_concurrency
+                    args.start,
+                    args.end,
+                    force=args.force,
+                    max_concurrency=args.max_concurrency,
+                    max_bytes=args.max_bytes,
                 )
             else:
                 result = pipeline.retry_failed(args.start, args.end)
@@ -238,11 +242,26 @@ def _gates(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from flows.cli import tables
     from flows.pipeline.plan import plan, plan_cost
+    from flows.pipeline.plan_bytes import check_budget
+    from flows.pipeline.plan_scan import plan_bytes
     from flows.pipeline.workspace import Workspace
 
     ws = Workspace.open()
     planned = plan(ws, args.start, args.end, force=args.force)
-    tables.print_plan(planned, cost=plan_cost(ws, planned))
+    # --max-bytes, else the setting (None: no budget)
+    budget: int | None = ws.settings.max_bytes if args.max_bytes is None else args.max_bytes
+    scanned, unmeasured = None, ""
+    try:
+        scanned = plan_bytes(ws, planned) if planned else None
+    except SluiceError as exc:  # e.g. a run holds the DuckDB file: the plan still shows
+        if budget is not None:
+            raise
+        unmeasured = one_line(exc)
+    tables.print_plan(planned, cost=plan_cost(ws, planned), scanned=scanned)
+    if unmeasured:
+        print(f"estimated bytes: unknown ({unmeasured})")
+    if scanned is not None:
+        check_budget(scanned, budget)
     return 0
 
 

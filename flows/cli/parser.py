@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flows.dates import parse_date
 from flows.errors import SluiceError
+from flows.settings import parse_bytes
 
 
 def _date(value: str) -> date:
@@ -28,6 +29,13 @@ def _positive(value: str) -> int:
     if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     return int(value)
+
+
+def _byte_count(value: str) -> int:
+    try:
+        return parse_bytes(value, "--max-bytes")
+    except SluiceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -64,6 +72,13 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         default=1,
         help="lake days landed at once on BigQuery (their dbt steps take turns); "
         "refused on DuckDB (one writer)",
+    )
+    backfill.add_argument(
+        "--max-bytes",
+        type=_byte_count,
+        default=None,
+        help="refuse the plan, before any job runs, when its models would read more bytes "
+        "(BigQuery on demand; e.g. 500GB, 1TiB; default: setting max_bytes)",
     )
 
     retry = commands.add_parser("retry", help="re-run failed or blocked lake days")

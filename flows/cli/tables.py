@@ -12,9 +12,11 @@ from flows.cli.table_layout import WIDE, Cell, number, seconds, table
 from flows.errors import one_line
 from flows.gates.checks import GateResult
 from flows.pipeline.plan import PlanCost, PlannedDay
+from flows.pipeline.plan_bytes import PlanBytes
 from flows.pipeline.progress import duration
 from flows.pipeline.run_records import LayerSummary, RunReport
 from flows.pipeline.run_report import overview_path, page_path, step_lines
+from flows.warehouse.logical_size import human_bytes
 from flows.warehouse.records import Sweep
 
 
@@ -62,23 +64,46 @@ def print_sweeps(sweeps: list[Sweep], *, applied: bool, console: Console | None 
 
 
 def print_plan(
-    planned: list[PlannedDay], console: Console | None = None, cost: PlanCost | None = None
+    planned: list[PlannedDay],
+    console: Console | None = None,
+    cost: PlanCost | None = None,
+    scanned: PlanBytes | None = None,
 ) -> None:
     """Print which lake days a backfill will run, from which step, and why; then, given its
-    cost, the time it will take by the ledger's durations."""
+    cost, the time it will take by the ledger's durations; given its bytes, what each day's
+    queries read and their price, and how that was found."""
     console = console or Console()
     if not planned:
         console.print("nothing to do: every lake day in the range is up to date")
         return
-    shown = table(
-        f"Plan: {len(planned)} lake days",
-        [("date", Cell.KEY), ("from step", Cell.KEY), ("why", Cell.TEXT)],
-    )
+    columns = [("date", Cell.KEY), ("from step", Cell.KEY), ("why", Cell.TEXT)]
+    columns += [("bytes", Cell.NUMBER), ("price", Cell.NUMBER)] if scanned else []
+    shown = table(f"Plan: {len(planned)} lake days", columns)
+    per_day = scanned.per_day() if scanned else {}
     for day in planned:
-        shown.add_row(day.dt.isoformat(), escape(day.from_layer), escape(one_line(day.reason)))
+        read = per_day.get(day.dt, 0)
+        extra = [human_bytes(read), f"${scanned.price(read):,.4f}"] if scanned else []
+        shown.add_row(
+            day.dt.isoformat(), escape(day.from_layer), escape(one_line(day.reason)), *extra
+        )
     console.print(shown)
     if cost is not None:
         console.print(escape(plan_time(cost)))
+    if scanned is not None:
+        for line in plan_scan(scanned):
+            console.print(escape(line))
+
+
+def plan_scan(scanned: PlanBytes) -> list[str]:
+    """Lines: the plan's bytes and price in total, what is unknown, and the method."""
+    lines = [
+        f"estimated bytes: {scanned.describe(scanned.billed)} on demand at "
+        f"${scanned.price_per_tib:g}/TiB ({len(scanned.runs)} queries; "
+        f"{human_bytes(scanned.logical)} before BigQuery's minimums)"
+    ]
+    if scanned.unknown:
+        lines.append(f"not built yet, counted as 0: {', '.join(scanned.unknown)}")
+    return [*lines, scanned.method]
 
 
 def plan_time(cost: PlanCost) -> str:

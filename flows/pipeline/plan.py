@@ -124,18 +124,6 @@ def plan(
     return planned
 
 
-def consecutive(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
-    """Consecutive lake days starting from the same step: a run takes each group through its
-    steps together."""
-    groups: list[tuple[list[date], str | None]] = []
-    for dt, layer in plan:
-        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
-            groups[-1][0].append(dt)
-        else:
-            groups.append(([dt], layer))
-    return groups
-
-
 @dataclass(frozen=True)
 class PlanCost:
     """What a plan will take: the runs of each step (their lake days: landing runs a day at a
@@ -180,7 +168,19 @@ def step_runs(planned: list[PlannedDay], steps: tuple[str, ...]) -> dict[str, li
     """The lake days of each run of each step: landing one day a run, a later step one run per
     group of consecutive days from the same first step (as flows/pipeline/runs.py runs them)."""
     runs: dict[str, list[int]] = {layer: [] for layer in steps}
-    for days, first in consecutive([(day.dt, day.from_layer) for day in planned]):
+    for days, first in batches([(day.dt, day.from_layer) for day in planned]):
         for layer in steps[steps.index(first or steps[0]) :]:
             runs[layer].extend([1] * len(days) if layer == RAW_LAYER else [len(days)])
     return runs
+
+
+def batches(plan: list[tuple[date, str | None]]) -> list[tuple[list[date], str | None]]:
+    """Consecutive lake days starting from the same step run together (a run builds each dbt
+    layer of such a batch in one invocation)."""
+    groups: list[tuple[list[date], str | None]] = []
+    for dt, layer in plan:
+        if groups and groups[-1][1] == layer and (dt - groups[-1][0][-1]).days == 1:
+            groups[-1][0].append(dt)
+        else:
+            groups.append(([dt], layer))
+    return groups

@@ -10,6 +10,8 @@ from flows.dates import check_order, date_range, parse_date
 from flows.lake.layout import last_complete_day
 from flows.pipeline.hooks import HOOKS
 from flows.pipeline.plan import PlannedDay, plan
+from flows.pipeline.plan_bytes import check_budget
+from flows.pipeline.plan_scan import plan_bytes
 from flows.pipeline.run_records import RunReport
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
@@ -33,16 +35,28 @@ def daily(dt: date | str | None = None) -> RunReport:
 
 @flow(name="backfill", flow_run_name="backfill {start}..{end}", **HOOKS)
 def backfill(
-    start: date | str, end: date | str, force: bool = False, max_concurrency: int = 1
+    start: date | str,
+    end: date | str,
+    force: bool = False,
+    max_concurrency: int = 1,
+    max_bytes: int | None = None,
 ) -> RunReport:
     """Run every lake day in the range that is missing, failed, blocked or stale (all if force),
-    landing up to max_concurrency days at once where the warehouse takes several writers."""
+    landing up to max_concurrency days at once where the warehouse takes several writers; a
+    plan reading more than max_bytes (default: setting max_bytes) is refused before any step."""
     ws = Workspace.open()
     first, last = parse_date(start, "start"), parse_date(end, "end")
     today = datetime.now(UTC).date()
     date_range(first, last, max_days=ws.settings.max_backfill_days, latest=today)
     planned = plan(ws, first, last, force=force)
     _log_plan(planned)
+    budget = max_bytes if max_bytes is not None else ws.settings.max_bytes
+    if budget is not None and planned:
+        scanned = plan_bytes(ws, planned)
+        get_run_logger().info(
+            "plan reads %s (%s)", scanned.describe(scanned.billed), scanned.method
+        )
+        check_budget(scanned, budget)
     plan_days: list[tuple[date, str | None]] = [(p.dt, p.from_layer) for p in planned]
     return run_partitions(ws, plan_days, max_concurrency=max_concurrency)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from flows.errors import InvalidParameter, PartitionsFailed, one_line
 from flows.pipeline import run_report
 from flows.pipeline.hooks import current_run_id
-from flows.pipeline.plan import consecutive
+from flows.pipeline.plan import batches
 from flows.pipeline.progress import Ended, Estimator, RunProgress, ended
 from flows.pipeline.progress_display import Reporter, showing
 from flows.pipeline.run_records import PartitionRun, RunReport
@@ -84,7 +84,7 @@ def _step_days(
     """Run one step for every live day: dbt layers of contiguous days in one invocation,
     landing up to `max_concurrency` days at once."""
     live = [dt for dt, run in runs.items() if not run.stopped]
-    for days, _ in consecutive([(dt, None) for dt, run in runs.items() if run.stopped]):
+    for days, _ in batches([(dt, None) for dt, run in runs.items() if run.stopped]):
         reporter.skipped(layer, days)
     batchable = len(live) > 1 and layer != RAW_LAYER and _contiguous(live)
     if batchable and not ws.blocker().blocked(layer, live):
@@ -185,7 +185,7 @@ def run_partitions(
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
         ws.check_warehouse()
         recover(ws, run_id)
-        groups = consecutive(plan)
+        groups = batches(plan)
         with showing(_planned(ws, groups)) as reporter:
             runs = [
                 run

@@ -173,6 +173,20 @@ class DbtProject:
             detail = "; ".join(messages) or str(result.exception)
             raise step_failure(f"dbt macro {macro}", str(start), detail)
 
+    def compile_layer(self, layer: str, start: date, end: date) -> dict[str, str]:
+        """The compiled SQL of every model of `layer` for lake days start..end, by model name
+        (a compile asks the warehouse whether each incremental model exists, as a run does)."""
+        args = ["compile", "--select", f"config.meta.layer:{layer}"]
+        result = self.invoke([*args, "--vars", self.run_vars(start, end)])
+        partition = start.isoformat() if start == end else f"{start}..{end}"
+        if not result.success:
+            raise step_failure(f"dbt compile of layer {layer}", partition, str(result.exception))
+        return {
+            r.node.name: str(r.node.compiled_code or "")
+            for r in getattr(result.result, "results", None) or []
+            if str(r.node.resource_type) == "model"
+        }
+
     def run_layer(
         self,
         layer: str,

@@ -30,6 +30,7 @@ from flows.warehouse.bigquery_client import bigquery_client
 from flows.warehouse.bigquery_landing import BigQueryLanding
 from flows.warehouse.bigquery_sweep import BigQuerySweep
 from flows.warehouse.interface import AUDIT_COLUMNS, AUDIT_SCHEMA, OpsMirror
+from flows.warehouse.logical_size import Dialect, Sizes, SizesByDate, size_sql
 from flows.warehouse.ops_mirror import BigQueryOpsMirror
 from flows.warehouse.records import PartitionLanding, Sweep
 
@@ -177,6 +178,51 @@ class BigQueryWarehouse:
             ).result()
             found[(schema, table)] = {row[0]: int(row[1]) for row in rows}
         return found
+
+    def logical_sizes(
+        self,
+        relation: tuple[str, str],
+        columns: list[str],
+        date_column: str,
+        first: date,
+        last: date,
+    ) -> SizesByDate | None:
+        found = self._table(*relation)
+        if found is None:
+            return None
+        types = {field.name: str(field.field_type) for field in found.schema}
+        names = [identifier(c, "column") for c in columns if c in types]
+        sums = "".join(f", {size_sql(Dialect.BIGQUERY, types[c], self.quote(c))}" for c in names)
+        schema, table = identifier(relation[0], "schema"), identifier(relation[1], "table")
+        name = f"`{self.project}.{schema}.{table}`"
+        if date_column:
+            column = identifier(date_column, "column")
+            sql = (
+                f"select {column}, count(*){sums} from {name}"
+                f" where {column} between {_between((first, last))} group by 1"
+            )
+        else:
+            sql = f"select null, count(*){sums} from {name}"
+        return {
+            row[0]: Sizes(int(row[1]), {c: int(v) for c, v in zip(names, row[2:], strict=True)})
+            for row in self.client.query(sql).result()
+            if row[1]
+        }
+
+    @property
+    def dry_runs(self) -> bool:
+        return not self.emulator  # the emulator refuses dry runs (bq_gaps.yml `dry_run`)
+
+    def dry_run_bytes(self, sql: str) -> int | None:
+        """A dry run's total_bytes_processed (no cache: the bytes a real run would bill); None
+        on the emulator, which refuses dry runs (bq_gaps.yml `dry_run`)."""
+        if self.emulator:
+            return None
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        job = self.client.query(sql, job_config=config)
+        return int(job.total_bytes_processed or 0)
 
     def identity(self, *, create: bool = False) -> str | None:
         relation = f"`{project_id(self.project)}.sluice_meta.identity`"

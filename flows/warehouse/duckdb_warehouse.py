@@ -28,6 +28,7 @@ from flows.warehouse.duckdb_landing import ensure_raw_tables, land_partition
 from flows.warehouse.duckdb_publish import publish_tables
 from flows.warehouse.duckdb_sweep import sweep_warehouse
 from flows.warehouse.interface import AUDIT_SCHEMA, OpsMirror
+from flows.warehouse.logical_size import Dialect, Sizes, SizesByDate, size_sql
 from flows.warehouse.records import PartitionLanding, Sweep
 
 _AUDIT_DDL = """
@@ -74,6 +75,7 @@ class DuckDBWarehouse:
     aware_timestamps = False
     concurrent_writers = False
     build_lock_key = None  # lock_key holds the whole run
+    dry_runs = False  # DuckDB bills nothing: plans estimate offline
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -188,6 +190,48 @@ class DuckDBWarehouse:
                 ).fetchall()
                 found[(schema, table)] = {day: int(n) for day, n in rows}
         return found
+
+    def logical_sizes(
+        self,
+        relation: tuple[str, str],
+        columns: list[str],
+        date_column: str,
+        first: date,
+        last: date,
+    ) -> SizesByDate | None:
+        if not self.path.exists():
+            return None
+        schema, table = relation
+        with self.connection() as con:
+            types = dict(
+                con.execute(
+                    "select column_name, data_type from information_schema.columns"
+                    " where table_schema = $schema and table_name = $table",
+                    {"schema": schema, "table": table},
+                ).fetchall()
+            )
+            if not types:
+                return None
+            names = [identifier(c, "column") for c in columns if c in types]
+            sums = "".join(f", {size_sql(Dialect.DUCKDB, types[c], self.quote(c))}" for c in names)
+            name = f"{identifier(schema, 'schema')}.{identifier(table, 'table')}"
+            if not date_column:
+                rows = con.execute(f"select null, count(*){sums} from {name}").fetchall()
+            else:
+                column = identifier(date_column, "column")
+                rows = con.execute(
+                    f"select {column}, count(*){sums} from {name}"
+                    f" where {column} between $first and $last group by 1",
+                    {"first": first, "last": last},
+                ).fetchall()
+        return {
+            row[0]: Sizes(int(row[1]), {c: int(v) for c, v in zip(names, row[2:], strict=True)})
+            for row in rows
+            if row[1]
+        }
+
+    def dry_run_bytes(self, sql: str) -> int | None:
+        return None  # DuckDB bills nothing: plans estimate offline
 
     def identity(self, *, create: bool = False) -> str | None:
         if not self.path.exists() and not create:

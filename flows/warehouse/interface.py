@@ -10,6 +10,7 @@ from flows.project.lake_tables import LakeTable
 from flows.project.manifest import ModelTable
 from flows.settings import RetentionSettings
 from flows.state.store import StateStore
+from flows.warehouse.logical_size import SizesByDate
 from flows.warehouse.records import PartitionLanding, Published, Sweep
 
 AUDIT_SCHEMA = "audit"
@@ -106,6 +107,29 @@ class Warehouse(Protocol):
     ) -> dict[tuple[str, str], dict[date, int] | None]:
         """Rows per date of each (schema, table, date column) in first..last: None for a table
         that does not exist, {} for one that does when its column is '' (existence only)."""
+        ...
+
+    def logical_sizes(
+        self,
+        relation: tuple[str, str],
+        columns: list[str],
+        date_column: str,
+        first: date,
+        last: date,
+    ) -> SizesByDate | None:
+        """BigQuery's logical bytes of `columns` (those the relation has) and the rows, per date
+        of `date_column` in first..last (one query), or of the whole relation when the column
+        is ''; None for a relation that does not exist."""
+        ...
+
+    @property
+    def dry_runs(self) -> bool:
+        """Whether dry_run_bytes answers (real BigQuery; not DuckDB or the emulator)."""
+        ...
+
+    def dry_run_bytes(self, sql: str) -> int | None:
+        """The bytes BigQuery would bill for `sql`, by a dry run (None: this warehouse cannot
+        tell, e.g. DuckDB or the emulator)."""
         ...
 
     def identity(self, *, create: bool = False) -> str | None:

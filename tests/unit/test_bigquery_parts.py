@@ -29,6 +29,16 @@ def test_the_committed_gaps_list_loads_and_matches_emulator_errors() -> None:
     assert known_gap(gaps, "Not supported by Crucible: function FOO") is None
 
 
+def test_the_emulators_refusal_of_dry_runs_is_a_gap_probed_by_a_dry_run() -> None:
+    gaps = {gap.id: gap for gap in load_gaps(PROJECT_DIR)}
+    dry_run = gaps["dry_run"]
+    assert dry_run.probe_dry_run and dry_run.probe == "select 1 as x"
+    assert not gaps["information_schema"].probe_dry_run
+    refusal = "400 POST http://127.0.0.1:1/jobs: Not supported by Crucible: dry-run jobs"
+    hit = known_gap(tuple(gaps.values()), refusal)
+    assert hit is not None and hit.id == "dry_run"
+
+
 def test_a_gap_without_a_reason_is_refused_naming_it(tmp_path: Path) -> None:
     (tmp_path / "bq_gaps.yml").write_text("gaps:\n  - id: half_done\n")
     with pytest.raises(ProjectError, match="gap #1 needs an id and a reason"):

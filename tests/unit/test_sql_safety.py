@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCANNED = sorted([*(ROOT / "flows").rglob("*.py"), *(ROOT / "tools").rglob("*.py")])
 _EMULATOR = "tools/bq_check: relations, columns and days of the emulator project and manifest"
 _QUOTED = "a database name quoted by psycopg's sql.Identifier (the names are t_ + hex digits)"
+_SIZES = (
+    "size_sql (flows/warehouse/logical_size.py): the module constants _SUM_SQL / _FIXED_SQL "
+    "formatted with an int and a column that passed identifier() and the warehouse's quote()"
+)
 # Why each value interpolated into SQL is not user input.
 REVIEWED = {
     Review("flows/warehouse/duckdb_landing.py", "_land_table", "classify_sql", "cb8984689b44"): (
@@ -44,6 +48,16 @@ REVIEWED = {
     Review("flows/warehouse/bigquery_warehouse.py", "publish", "statement", "ad861672e426"): (
         "returned by _copy_statements and _clear_window, which build each statement from "
         "identifier()-validated schemas, tables and columns and the ISO text of the window's dates"
+    ),
+    Review("flows/warehouse/duckdb_warehouse.py", "logical_sizes", "sums", "10a45d39e020"): (
+        _SIZES
+    ),
+    Review("flows/warehouse/bigquery_warehouse.py", "logical_sizes", "sql", "f3dfcae418e6"): (
+        _SIZES + "; the dates are the ISO text of `first` and `last` (date parameters)"
+    ),
+    Review("flows/pipeline/plan_scan.py", "dry_run_plan", "compiled(run)", "03b55bef25f0"): (
+        "a model's SQL as dbt compiled it from the project's own files (DbtProject.compile_layer),"
+        " sent as a dry run (nothing executes); the project is code under review"
     ),
     Review("flows/warehouse/ops_mirror.py", "merge_sql", "keys", "4a8c6c132495"): (
         "key columns of the module constant MIRRORED (flows/state/store.py)"
@@ -90,7 +104,7 @@ REVIEWED = {
     Review("tools/bq_check/emulator_run.py", "_check_publish", "*", "7c5047541ee3"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "_raw_counts", "*", "64fbf575b6e0"): _EMULATOR,
     Review("tools/bq_check/emulator_run.py", "run_emulator_check", "*", "4e0b0e44328b"): _EMULATOR,
-    Review("tools/bq_check/__main__.py", "_probe_gaps", "*", "604a8de0b614"): (
+    Review("tools/bq_check/__main__.py", "_probe_gaps", "sql", "bf34b64e218c"): (
         "the probes of bq_gaps.yml (committed) with the emulator's project id"
     ),
 }

@@ -62,8 +62,9 @@ def _probe_gaps(settings: Settings, gaps: tuple[Gap, ...]) -> list[str]:
         if not gap.probe:
             continue
         sql = gap.probe.replace("{project}", settings.bq_project)
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
         try:
-            client.query(sql).result()
+            client.query(sql, job_config=config if gap.probe_dry_run else None).result()
         except Exception as exc:
             if gap.match and gap.match.lower() in str(exc).lower():
                 continue

@@ -23,6 +23,7 @@ class Gap:
     match: str | None = None
     probe: str | None = None
     workaround: str | None = None
+    probe_dry_run: bool = False  # the probe is sent as a dry run (QueryJobConfig(dry_run=True))
 
 
 def load_gaps(project_dir: Path) -> tuple[Gap, ...]:
@@ -49,6 +50,7 @@ def load_gaps(project_dir: Path) -> tuple[Gap, ...]:
                 match=entry.get("match"),
                 probe=entry.get("probe"),
                 workaround=entry.get("workaround"),
+                probe_dry_run=bool(entry.get("probe_dry_run", False)),
             )
         )
     return tuple(gaps)
