@@ -96,7 +96,8 @@ test-suite: install browser postgres ## the whole pytest suite (make test runs i
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
-# each gets its own venv, installed from PyPI by pip.
+# each gets its own venv, installed from PyPI by pip. The analyzer's WebAssembly module is
+# compiled once here and kept in its venv (zetasql_worker.py --warm), not in every check.
 CRUCIBLE_VERSION := 0.1.0a2
 ZETASQL_VERSION := 0.1.5
 BQ_EMULATOR_VENV := .venv-bq-emulator
@@ -112,6 +113,7 @@ $(ZETASQL_VENV)/.installed: Makefile
 	test -x $(ZETASQL_VENV)/bin/python || $(PYTHON) -m venv $(ZETASQL_VENV)
 	$(ZETASQL_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 		'zetasql==$(ZETASQL_VERSION)'
+	$(ZETASQL_VENV)/bin/python tools/bq_check/zetasql_worker.py --warm
 	touch $@
 
 bq-venvs: $(BQ_EMULATOR_VENV)/.installed $(ZETASQL_VENV)/.installed ## the emulator's and the analyzer's own venvs

@@ -4,12 +4,18 @@ Input (JSON file, argv[1]): {"tables": [{"path": [project, dataset, table], "col
 type]]}], "passes": [{"statements": [{"name", "path", "sql", "fallback": [[name, type]] | null}]}]}.
 Output (JSON on stdout): {"passes": [[{"name", "error", "columns": [[name, type]] | null}]]}.
 Only the standard library and zetasql are imported: this file does not run in Sluice's venv.
+`--warm` compiles the analyzer's WebAssembly module into the venv's cache and exits (`make
+bq-venvs` runs it, so the checks that follow do not each compile it: about a minute of CPU).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from importlib import metadata
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 TYPE_KINDS = {
@@ -40,7 +46,48 @@ def _catalog_for(root: Any, path: list[str], simple_catalog: Any) -> Any:
     return catalog
 
 
+def _cache_compiled_module() -> None:
+    """Load zetasql's 28 MB WebAssembly module from a compiled copy in this venv.
+
+    zetasql compiles the module in every process (a minute of CPU on 2 cores); wasmtime can
+    serialize the compiled code. The copy is named after the module's size and mtime and the
+    wasmtime version, and a copy that wasmtime refuses (another engine or version) is rebuilt.
+    """
+    import wasmtime
+    from zetasql.core import wasm_client
+
+    compile_module = wasmtime.Module.from_file
+
+    def from_file(engine: Any, path: str) -> Any:
+        stat = os.stat(path)
+        version = metadata.version("wasmtime")
+        cached = Path(sys.prefix) / f"zetasql-{stat.st_size}-{stat.st_mtime_ns}-{version}.cwasm"
+        if cached.exists():
+            try:
+                return wasmtime.Module.deserialize_file(engine, str(cached))
+            except wasmtime.WasmtimeError:
+                pass
+        module = compile_module(engine, path)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+        partial.write_bytes(module.serialize())
+        os.replace(partial, cached)
+        return module
+
+    # WasmClient's only use of the name: Module.from_file(engine, path).
+    wasm_client.Module = SimpleNamespace(from_file=from_file)
+
+
+def warm() -> int:
+    """Compile (or load) the analyzer once, so the module's compiled copy is in the cache."""
+    from zetasql.core.local_service import ZetaSqlLocalService
+
+    _cache_compiled_module()
+    ZetaSqlLocalService.get_instance()
+    return 0
+
+
 def main(request_path: str) -> int:
+    _cache_compiled_module()
     from zetasql.api import Analyzer, TableBuilder
     from zetasql.types import (
         AnalyzerOptions,
@@ -97,4 +144,4 @@ def _analyze(analyzer: Any, statement: dict[str, Any], add_table: Any) -> dict[s
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(warm() if sys.argv[1] == "--warm" else main(sys.argv[1]))
