@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from benchmarks import plain_sql
-from benchmarks.harness import GOALS
+from benchmarks.harness import GOALS, Place
+from benchmarks.places_history import build_range
 from flows.settings import PROJECT_DIR
-from tests.support import Build, copy_build, lake_days
+from tests.support import Build, copy_build, copy_project, lake_days, table_checksums
 
 # Every figure the harness has a goal for is in results.json, written by a run in this repo.
 NAMES = tuple(GOALS)
@@ -248,3 +250,24 @@ def test_plain_sql_lands_the_lines_sluice_lands(project: Any, lake: Path, tmp_pa
             assert counts[0] and counts[0][0] > 0, table
     finally:
         con.close()
+
+
+def test_a_history_built_for_the_benchmarks_equals_the_pipeline_build(
+    clean: Build, lake: Path, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """flat_with_history's fast history (land every day, one full-refresh build of each layer,
+    publish) holds what the daily pipeline built from the same lake days, table for table."""
+    project = copy_project(tmp_path / "project", clean.settings.project_dir)
+    place = Place(root=tmp_path / "place", lake=lake)
+    place.root.mkdir()
+    clean_env.setenv("SLUICE_PROJECT_DIR", str(project))
+    for name, value in place.env().items():  # build_range points the settings at the place;
+        if name.startswith("SLUICE_"):  # the fixture puts the variables back afterwards
+            clean_env.setenv(name, value)
+
+    build_range(place, lake_days()[0], lake_days()[-1])
+
+    built = table_checksums(place.warehouse)
+    assert sorted(built) == sorted(clean.checksums)
+    assert built == clean.checksums
+    assert built["dwh.fct_events"][0] > 0 and built["marts.daily_kpis"][0] > 0
