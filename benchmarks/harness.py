@@ -427,7 +427,8 @@ def question(name: str) -> Iterator[None]:
     offline_environment()
     WORK.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    log(f"{name}: scale {SCALE}, {REPS} repetitions")
+    # a script may time fewer repetitions than BENCH_REPS: results.json records its own count
+    log(f"{name}: BENCH_SCALE={SCALE}, BENCH_REPS={REPS}")
     from flows.cli.environment import without_heartbeats
 
     with prefect_server(), without_heartbeats():  # as `sluice run` does
