@@ -35,6 +35,8 @@ _TRANSIENT_TEXT = (
     # concurrent DML on one table: BigQuery's words, then the emulator's (DuckDB's conflict)
     "could not serialize access",
     "transactioncontext error: conflict",
+    # concurrent DDL: two lake days creating one audit table at once on the emulator
+    "catalog write-write conflict",
 )
 _TRANSIENT_ERRNO = (errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET)
 _TRANSIENT_CLASSES = ("ServerError", "TooManyRequests", "ServiceUnavailable", "InternalServerError")

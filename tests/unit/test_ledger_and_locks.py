@@ -318,6 +318,11 @@ def test_a_run_that_waited_its_patience_out_names_the_holder(
         psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
         BadRequest("Could not serialize access to table p:raw.events due to concurrent update"),
         BadRequest("TransactionContext Error: Conflict on tuple deletion!"),
+        BadRequest(
+            'TransactionContext Error: Catalog write-write conflict on create with "Schema\\0'
+            'raw_audit\\0raw_audit\\0Table\\0raw_audit\\0ab_patterns"; reason: '
+            "crucibleInternalError"
+        ),
     ],
     ids=[
         "TransientStepFailure",
@@ -329,6 +334,7 @@ def test_a_run_that_waited_its_patience_out_names_the_holder(
         "pg-57P01",
         "bigquery-concurrent-dml",
         "emulator-concurrent-dml",
+        "emulator-concurrent-ddl",
     ],
 )
 def test_contention_and_io_faults_are_transient(error: BaseException) -> None:
