@@ -256,10 +256,6 @@ def _start(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     )
 
 
-def _failed(exc: BaseException) -> Outcome:
-    return Outcome(Status.FAILED, error_class=type(exc).__name__, error_message=str(exc))
-
-
 @task(name="step", task_run_name="{layer} {dt}", **_STEP_TASK)
 def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
     """One step of one lake day, recorded in the ledger (each retry is a new attempt)."""
@@ -268,7 +264,7 @@ def run_step(ws: Workspace, dt: date, layer: str, run_id: str) -> Attempt:
         blocks = ws.blocker().blocked(layer, [dt])
         outcome = _outcome(ws, dt, _build_gate_publish(ws, [dt], layer, run_id, blocks), layer)
     except Exception as exc:
-        ws.ledger.finish(attempt, _failed(exc))
+        ws.ledger.finish(attempt, Outcome.failure(exc))
         raise
     done = ws.ledger.finish(attempt, outcome)
     get_run_logger().info("%s %s: %s in %.1f s", layer, dt, done.status, done.seconds or 0.0)
@@ -288,7 +284,7 @@ def run_batch_step(
         checked = _build_gate_publish(ws, days, layer, run_id, {})
     except Exception as exc:
         for attempt in attempts.values():
-            ws.ledger.finish(attempt, _failed(exc))
+            ws.ledger.finish(attempt, Outcome.failure(exc))
         raise
     near = _batch_blocks(ws, layer, checked, days)
     done = [

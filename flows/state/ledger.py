@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from flows.dates import Clock, utc_now
+from flows.errors import is_transient
 from flows.state.store import StateStore
 
 
@@ -71,6 +72,16 @@ class Outcome:
     error_class: str | None = None
     error_message: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, exc: BaseException) -> Outcome:
+        """A step that raised: its class and message, and `transient` in the details when a
+        retry may cure it (as the step's retries judged it), so readers of the ledger need not
+        guess from the message."""
+        details = {"transient": True} if is_transient(exc) else {}
+        return cls(
+            Status.FAILED, error_class=type(exc).__name__, error_message=str(exc), details=details
+        )
 
 
 def _attempt(row: Any) -> Attempt:

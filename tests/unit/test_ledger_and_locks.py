@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from google.api_core.exceptions import BadRequest
+from google.api_core.exceptions import BadRequest, InternalServerError
 
 from flows.errors import (
     InputError,
@@ -116,6 +116,20 @@ def test_finish_records_the_outcome_and_duration(store: StateStore, clock: Clock
     assert stored.details == {"events": {"x": 2}}
     assert (stored.code_version, stored.input_fingerprint) == ("code-1", "lake-1")
     assert (stored.error_class, stored.error_message) == (None, None)
+
+
+def test_a_failed_step_records_whether_a_retry_may_cure_it(store: StateStore, clock: Clock) -> None:
+    """The emulator's 500 is transient by its class, whatever its message says."""
+    ledger = Ledger(store, clock)
+    conflict = InternalServerError("TransactionContext Error: an unseen conflict wording")
+    for layer, error in (("raw", conflict), ("dwh", ValueError("invalid literal for int()"))):
+        ledger.finish(_start(ledger, NOV_1, layer), Outcome.failure(error))
+    stored = {a.layer: a for a in ledger.attempts()}
+    assert stored["raw"].details == {"transient": True}
+    assert stored["raw"].error_class == "InternalServerError"
+    assert stored["raw"].error_message == "500 TransactionContext Error: an unseen conflict wording"
+    assert stored["dwh"].details == {}
+    assert (stored["dwh"].status, stored["dwh"].error_class) == (Status.FAILED, "ValueError")
 
 
 def test_abandon_running_fails_only_the_running_attempts_of_that_step(

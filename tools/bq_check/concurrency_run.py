@@ -158,7 +158,9 @@ def _check_attempts(
         succeeded = [a for a in tries if a.status == Status.SUCCEEDED]
         others = [a for a in tries if a.status != Status.SUCCEEDED]
         contention = all(
-            a.status == Status.FAILED and transient_text(a.error_message or "") for a in others
+            a.status == Status.FAILED
+            and (a.details.get("transient") is True or transient_text(a.error_message or ""))
+            for a in others
         )
         if len(succeeded) != round_ or tries[-1].status != Status.SUCCEEDED or not contention:
             wrong[key] = [(a.status.value, a.error_message) for a in tries]
