@@ -49,9 +49,10 @@ def _catalog_for(root: Any, path: list[str], simple_catalog: Any) -> Any:
 def _cache_compiled_module() -> None:
     """Load zetasql's 28 MB WebAssembly module from a compiled copy in this venv.
 
-    zetasql compiles the module in every process (a minute of CPU on 2 cores); wasmtime can
-    serialize the compiled code. The copy is named after the module's size and mtime and the
-    wasmtime version, and a copy that wasmtime refuses (another engine or version) is rebuilt.
+    zetasql compiles the module in every process (21 s of CPU on a quiet 2-core machine, over a
+    minute under load); wasmtime can serialize the compiled code. The copy is named after the
+    module's size and mtime and the wasmtime version; a copy that wasmtime refuses (another
+    engine or version) is rebuilt, and a new copy replaces those of earlier versions.
     """
     import wasmtime
     from zetasql.core import wasm_client
@@ -71,6 +72,9 @@ def _cache_compiled_module() -> None:
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         partial.write_bytes(module.serialize())
         os.replace(partial, cached)
+        for stale in cached.parent.glob("zetasql-*.cwasm"):  # of an earlier zetasql or wasmtime
+            if stale != cached:
+                stale.unlink(missing_ok=True)
         return module
 
     # WasmClient's only use of the name: Module.from_file(engine, path).
