@@ -5,7 +5,7 @@ type]]}], "passes": [{"statements": [{"name", "path", "sql", "fallback": [[name,
 Output (JSON on stdout): {"passes": [[{"name", "error", "columns": [[name, type]] | null}]]}.
 Only the standard library and zetasql are imported: this file does not run in Sluice's venv.
 `--warm` compiles the analyzer's WebAssembly module into the venv's cache and exits (`make
-bq-venvs` runs it, so the checks that follow do not each compile it: about a minute of CPU).
+bq-venvs` runs it, so the checks that follow do not each compile it again).
 """
 
 from __future__ import annotations
