@@ -4,8 +4,9 @@ relation, with one ledger row per day."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -15,10 +16,14 @@ from flows.errors import is_transient
 from flows.gates.checks import GateResult
 from flows.lake.layout import fingerprint
 from flows.pipeline.blocking import Block
+from flows.pipeline.turns import earlier_work
 from flows.pipeline.workspace import Workspace
 from flows.project.manifest import AUDIT_SUFFIX, RAW_LAYER, RAW_SCHEMA
 from flows.state.ledger import Attempt, Outcome, Reason, Status
 from flows.warehouse.records import PartitionLanding
+
+# How often a step's task runs again after a transient failure.
+STEP_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -103,10 +108,15 @@ def _build_gate_publish(
     those after it, so each rewritten date is checked once.
 
     Where runs may overlap (BigQuery), their dbt steps take turns (the warehouse's
-    build_lock_key), since they share the audit copies; landing does not wait.
+    build_lock_key), since they share the audit copies, in lake-day order (turns.py); landing
+    does not wait.
     """
     key = None if layer == RAW_LAYER else ws.warehouse.build_lock_key
-    with ws.locks.waiting(key, run_id, patience=ws.settings.lease_seconds):
+    before = partial(
+        earlier_work, ws.locks, ws.ledger, ws.project.steps, layer, days, run_id,
+        retries=STEP_RETRIES,
+    )  # fmt: skip
+    with ws.locks.waiting(key, run_id, patience=ws.settings.lease_seconds, behind=before):
         return _build_gate_publish_in_turn(ws, days, layer, run_id, blocks)
 
 
@@ -239,7 +249,7 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 # Both step tasks: no result caching, and retries with backoff for transient errors only.
 _STEP_TASK: dict[str, Any] = {
     "cache_policy": NO_CACHE,
-    "retries": 2,
+    "retries": STEP_RETRIES,
     "retry_delay_seconds": [2, 10],
     "retry_condition_fn": _retry_if_transient,
 }
@@ -282,9 +292,11 @@ def run_batch_step(
     began = time.perf_counter()
     try:
         checked = _build_gate_publish(ws, days, layer, run_id, {})
-    except Exception as exc:
+    except Exception as exc:  # its days are run one by one next (runs._step_days)
+        failed = Outcome.failure(exc)
+        failed = replace(failed, details={**failed.details, "batch": f"{first}..{last}"})
         for attempt in attempts.values():
-            ws.ledger.finish(attempt, Outcome.failure(exc))
+            ws.ledger.finish(attempt, failed)
         raise
     near = _batch_blocks(ws, layer, checked, days)
     done = [

@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +75,14 @@ class Locks:
         """The current holder of a lock, if any (expired or not)."""
         rows = self.store.read("select * from partition_locks where lock_key = :k", {"k": key})
         return _holder(rows[0]) if rows else None
+
+    def held(self, prefix: str) -> list[Holder]:
+        """Every holder of a lock whose key starts with `prefix` (expired or not)."""
+        rows = self.store.read(
+            "select * from partition_locks where lock_key like :p order by lock_key",
+            {"p": prefix.replace("%", "").replace("_", "") + "%"},
+        )
+        return [_holder(row) for row in rows if row["lock_key"].startswith(prefix)]
 
     def is_live(self, holder: Holder) -> bool:
         """True while a holder's lease runs and its process is not provably gone."""
@@ -188,18 +196,30 @@ class Locks:
 
     @contextmanager
     def waiting(
-        self, key: str | None, run_id: str, *, patience: float, poll: float = 2.0
+        self,
+        key: str | None,
+        run_id: str,
+        *,
+        patience: float,
+        poll: float = 2.0,
+        behind: Callable[[], str | None] | None = None,
     ) -> Iterator[None]:
         """Hold a lock for a block, waiting while another live run holds it (nothing for key
-        None); LockHeld once `patience` seconds passed without it. The wait is polled: every
-        `poll` seconds, doubling up to 30."""
+        None), and first while `behind` names work that must go before (its text changes as
+        that work advances). LockHeld once `patience` seconds passed with neither the lock
+        nor any advance. The wait is polled: every `poll` seconds, doubling up to 30."""
         if key is None:
             yield
             return
         deadline = time.monotonic() + patience
-        said = ""
+        said = ahead = ""
         while True:
             try:
+                before = behind() if behind is not None else None
+                if before and before != ahead:
+                    deadline, ahead = time.monotonic() + patience, before  # it advanced
+                if before:
+                    raise LockHeld(before)
                 self.acquire(key, run_id)
                 break
             except LockHeld as exc:

@@ -27,7 +27,7 @@ from flows.pipeline.progress import duration, fit
 from flows.pipeline.runs import run_partitions
 from flows.pipeline.workspace import Workspace
 from flows.settings import PROJECT_DIR, Settings
-from flows.state.ledger import Ledger, Status
+from flows.state.ledger import Ledger, Outcome, Status
 from flows.state.locks import Holder, Locks
 from flows.state.store import StateStore
 from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -480,4 +480,66 @@ def test_where_runs_overlap_landing_goes_on_and_the_dbt_steps_wait_their_turn(
     assert [(r.dt, r.error) for r in report.runs] == [(day, None)]
     assert [a.layer for a in report.runs[0].attempts] == list(LAYERS)
     assert ws.locks.holder(key) is None  # its turn ended with the step
+    assert table_checksums(warehouse) == clean.checksums
+
+
+def test_where_runs_overlap_the_dbt_turn_goes_in_lake_day_order(
+    clean: Build,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run whose earlier lake day another live run still has to build waits for it, step
+    by step (a dimension rebuilt from every change row must not miss the earlier days); a
+    later day held elsewhere does not hold it up."""
+    warehouse, state = copy_build(clean, tmp_path)
+    settings = settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    monkeypatch.setattr("flows.pipeline.workspace.warehouse_for", lambda s: _TakingTurns(s.duckdb))
+    ws = Workspace.open(settings)
+    earlier, day = DAYS[-2], DAYS[-1]
+    other = Locks(StateStore(state), host="another-host")  # live runs elsewhere
+    other.acquire(f"partition:{earlier}", "earlier-run")  # planned, not built yet
+    other.acquire(f"partition:{date.fromordinal(day.toordinal() + 1)}", "later-run")
+    caplog.set_level(logging.INFO, logger="flows.state.locks")
+    seen: list[dict[str, Status]] = []
+    ended = threading.Event()
+
+    def waits_for(layer: str) -> bool:
+        deadline = time.monotonic() + 300
+        said = f"waiting: run earlier-run has still to build {layer} for {earlier}"
+        while time.monotonic() < deadline and not ended.is_set():
+            if any(said in r.message for r in caplog.records):
+                latest = Ledger(StateStore(state)).latest(day, day)
+                seen.append(
+                    {lay: a.status for (_, lay), a in latest.items() if a.run_id != clean.run_id}
+                )
+                return True
+            time.sleep(0.05)
+        return False
+
+    def the_earlier_run_builds() -> None:
+        ledger = Ledger(StateStore(state))
+        if waits_for("dwh"):
+            built = ledger.start(
+                earlier, "dwh", "earlier-run", code_version="x", input_fingerprint="y"
+            )
+            ledger.finish(built, Outcome(Status.SUCCEEDED, details={"published": []}))
+            waits_for("marts")
+        other.release(f"partition:{earlier}", "earlier-run")  # the earlier run ends
+
+    builder = threading.Thread(target=the_earlier_run_builds)
+    builder.start()
+    try:
+        report = run_partitions(ws, [(day, None)])
+    finally:
+        ended.set()
+        builder.join()
+
+    # landing did not wait; the DWH step waited for the earlier day's, then marts for its marts
+    assert seen == [
+        {"raw": Status.SUCCEEDED, "dwh": Status.RUNNING},
+        {"raw": Status.SUCCEEDED, "dwh": Status.SUCCEEDED, "marts": Status.RUNNING},
+    ]
+    assert [(r.dt, r.error) for r in report.runs] == [(day, None)]
+    assert [a.layer for a in report.runs[0].attempts] == list(LAYERS)
     assert table_checksums(warehouse) == clean.checksums
