@@ -1,7 +1,8 @@
 """What every Sluice flow carries: its run id, and Prefect state hooks for trouble outside steps.
 
 A flow run that fails or crashes before or around its steps (a bad parameter, no complete lake
-day, a held lock, a killed process) opens a `step_failed` incident named `flow <name>`; a run
+day, a held lock, a killed process) opens a `step_failed` incident named `flow <name>`, a
+warning when a live run's lock refused it or a retry may cure the error, else critical; a run
 that failed in its steps (PartitionsFailed) opens none, its steps' incidents are open already.
 The flow's next completed run resolves it. Last, where the warehouse has an ops mirror
 (BigQuery), every run ends by publishing the state store there (a failure is only logged).
@@ -16,7 +17,7 @@ from typing import Any
 from prefect.context import FlowRunContext
 
 from flows.alerts.incidents import Incidents, Kind, Problem, Severity
-from flows.errors import LockHeld, PartitionsFailed
+from flows.errors import LockHeld, PartitionsFailed, is_transient
 from flows.pipeline.workspace import open_incidents
 from flows.settings import Settings, get_settings
 from flows.state.store import StateStore
@@ -48,13 +49,15 @@ def flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
         return
     except BaseException as exc:
         error_class, message = type(exc).__name__, str(exc) or state.message or ""
+        # refused by a live run's lock (overlapping schedules), or a retry may cure it
+        passing = isinstance(exc, LockHeld) or is_transient(exc)
     else:
-        error_class, message = state.type.value.title(), state.message or ""
+        error_class, message, passing = state.type.value.title(), state.message or "", False
     params = ", ".join(f"{k}={v}" for k, v in sorted((flow_run.parameters or {}).items()))
     _incidents().open(
         Problem(
             Kind.STEP_FAILED,
-            Severity.CRITICAL,
+            Severity.WARNING if passing else Severity.CRITICAL,
             None,
             None,
             f"flow {flow.name}",

@@ -122,7 +122,8 @@ class Sinks:
         assert len(chats) == len(hooks)
         for text, body in zip(chats, hooks, strict=True):
             assert body["what"] in text.splitlines()[0]
-            assert text.startswith("[resolved]" if body["status"] == "resolved" else "[critical]")
+            shown = "resolved" if body["status"] == "resolved" else body["severity"]
+            assert text.startswith(f"[{shown}]")
         return hooks
 
 
@@ -580,6 +581,45 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
 
 
 # ---- a flow that fails outside its steps (Prefect state hooks) ------------------------------
+
+
+def test_a_flow_refused_by_a_live_runs_lock_opens_a_warning_not_a_page(
+    snapshot: Path, lake: Path, sinks: Sinks, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Two schedules that overlap (a daily run while a backfill holds the warehouse) are worth
+    knowing, not waking anyone: the next run catches up what the ledger says is missing."""
+    from flows.errors import LockHeld
+    from flows.pipeline.prefect_flows import daily
+    from flows.state.locks import Locks
+    from flows.state.store import StateStore
+    from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    warehouse, state = tmp_path / "warehouse.duckdb", tmp_path / "state.sqlite"
+    notify = sinks.notify()
+    for name, value in {
+        "SLUICE_PROJECT_DIR": str(snapshot),
+        "SLUICE_LAKE": str(lake),
+        "SLUICE_DUCKDB": str(warehouse),
+        "SLUICE_STATE": str(state),
+        "SLUICE_NOTIFY__WEBHOOK_URL": notify.webhook_url or "",
+        "SLUICE_NOTIFY__EMAIL": notify.email.model_dump_json() if notify.email else "",
+        "SLUICE_NOTIFY__BACKOFF_SECONDS": "0",
+    }.items():
+        clean_env.setenv(name, value)
+    key = DuckDBWarehouse(warehouse).lock_key
+    Locks(StateStore(state), host="another-host").acquire(key, "backfill-run")
+
+    with pytest.raises(LockHeld, match="held by run backfill-run"):
+        daily()
+
+    (opened,) = sinks.all_agree()
+    assert incident_fields(opened) == (
+        "step_failed", "open", "warning", None, None, "flow daily", 1
+    )  # fmt: skip
+    assert opened["error_class"] == "LockHeld"
+    assert f"{key} is held by run backfill-run (pid" in opened["error_message"]
+    with closing(sqlite3.connect(state)) as con:
+        assert con.execute("select count(*) from partition_attempts").fetchone() == (0,)
 
 
 def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_resolves_it(
