@@ -116,7 +116,8 @@ def _build_gate_publish(
         earlier_work, ws.locks, ws.ledger, ws.project.steps, layer, days, run_id,
         retries=STEP_RETRIES,
     )  # fmt: skip
-    with ws.locks.waiting(key, run_id, patience=ws.settings.lease_seconds, behind=before):
+    say = get_run_logger().info  # the run's log: a wait shows where the run's progress does
+    with ws.locks.waiting(key, run_id, patience=ws.settings.lease_seconds, behind=before, say=say):
         return _build_gate_publish_in_turn(ws, days, layer, run_id, blocks)
 
 

@@ -203,11 +203,13 @@ class Locks:
         patience: float,
         poll: float = 2.0,
         behind: Callable[[], str | None] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> Iterator[None]:
         """Hold a lock for a block, waiting while another live run holds it (nothing for key
         None), and first while `behind` names work that must go before (its text changes as
         that work advances). LockHeld once `patience` seconds passed with neither the lock
-        nor any advance. The wait is polled: every `poll` seconds, doubling up to 30."""
+        nor any advance. The wait is polled: every `poll` seconds, doubling up to 30. Whom and
+        what it waits for is said once per change (`say`: this module's log by default)."""
         if key is None:
             yield
             return
@@ -226,7 +228,7 @@ class Locks:
                 if time.monotonic() >= deadline:
                     raise LockHeld(f"{exc} (waited {patience:.0f} s)") from None
                 if str(exc) != said:
-                    log.info("waiting: %s", exc)
+                    (say or log.info)(f"waiting: {exc}")
                     said = str(exc)
                 time.sleep(min(poll, max(deadline - time.monotonic(), 0.0)))
                 poll = min(poll * 2, 30.0)

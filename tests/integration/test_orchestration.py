@@ -448,7 +448,7 @@ def test_where_runs_overlap_landing_goes_on_and_the_dbt_steps_wait_their_turn(
     other = Locks(StateStore(state), host="another-host")  # a live run elsewhere builds
     other.acquire(key, "other-run")
     day = DAYS[-1]
-    caplog.set_level(logging.INFO, logger="flows.state.locks")
+    caplog.set_level(logging.INFO)
     seen: dict[str, Any] = {}
     ended = threading.Event()
 
@@ -500,7 +500,7 @@ def test_where_runs_overlap_the_dbt_turn_goes_in_lake_day_order(
     other = Locks(StateStore(state), host="another-host")  # live runs elsewhere
     other.acquire(f"partition:{earlier}", "earlier-run")  # planned, not built yet
     other.acquire(f"partition:{date.fromordinal(day.toordinal() + 1)}", "later-run")
-    caplog.set_level(logging.INFO, logger="flows.state.locks")
+    caplog.set_level(logging.INFO)
     seen: list[dict[str, Status]] = []
     ended = threading.Event()
 
