@@ -365,13 +365,20 @@ def _table(results: dict[str, Any]) -> str:
             f"{entry['denominator_s']} | {goal} | {d.get('scale')} | {d.get('repetitions')} | "
             f"{d.get('load_average', '')} | {d.get('measured_at')} |"
         )
-    machines = {json.dumps(e["details"].get("machine"), sort_keys=True) for e in results.values()}
+    machines: dict[str, list[str]] = {}
+    for name, e in results.items():
+        machines.setdefault(json.dumps(e["details"].get("machine"), sort_keys=True), []).append(
+            name
+        )
     lines = [_TABLE_START, ""]
-    for m in sorted(machines):
+    for m, names in sorted(machines.items(), key=lambda item: -len(item[1])):
         info = json.loads(m) or {}
+        which = "" if len(machines) == 1 else f" ({', '.join(f'`{n}`' for n in sorted(names))})"
+        if len(machines) > 1 and m == max(machines, key=lambda k: len(machines[k])):
+            which = " (the other rows)"
         lines.append(
-            f"Machine: {info.get('cpu')}, {info.get('cores')} cores, {info.get('memory_gb')} GB, "
-            f"Python {info.get('python')}, {info.get('os')}."
+            f"Machine{which}: {info.get('cpu')}, {info.get('cores')} cores, "
+            f"{info.get('memory_gb')} GB, Python {info.get('python')}, {info.get('os')}."
         )
     lines += ["", *rows, "", _TABLE_END]
     return "\n".join(lines)
