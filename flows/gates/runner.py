@@ -73,6 +73,35 @@ class Gates:
         self.warehouse.add_gx_datasource(context, "warehouse")
         return context
 
+    def run_days(
+        self,
+        layer: str,
+        days: list[date],
+        run_id: str,
+        *,
+        schema_suffix: str = "",
+        tables: frozenset[str] | None = None,
+    ) -> dict[date, GateResult]:
+        """The gates of a step built for contiguous lake days, each day's in turn: the first
+        day's also checks the dates before the batch, the last day's those after it, so each
+        rewritten date is checked once. Nothing changes the tables between the days' gates, so
+        a validation another day already ran (the same SQL, expectations and parameters: a
+        whole table, say) is not run again; its result counts for each day."""
+        same: _Validations = {}
+        return {
+            dt: self.run(
+                layer,
+                dt,
+                run_id,
+                schema_suffix=schema_suffix,
+                lag=dt == days[0],
+                lead=dt == days[-1],
+                tables=tables,
+                same=same,
+            )
+            for dt in days
+        }
+
     def run(
         self,
         layer: str,
@@ -83,14 +112,16 @@ class Gates:
         lag: bool = True,
         lead: bool = True,
         tables: frozenset[str] | None = None,
+        same: _Validations | None = None,
     ) -> GateResult:
         """Validate every suite of `layer` (of `tables` only, when given) for lake day dt;
         failing rows go to the audit table.
 
         Expectations scoped to the partition see the rows dated dt; the others see every date
         the step rewrote, [dt - lag_days, dt + lead_days] of the suite's model, so nothing is
-        published unchecked. In a batch of days, `lag`/`lead` False leave that side of the
-        window to the neighbouring day that checks it.
+        published unchecked (one validation for both where those are the same rows). In a batch
+        of days, `lag`/`lead` False leave that side of the window to the neighbouring day that
+        checks it; `same` holds the batch's validations so far (run_days).
         """
         suites = [s for s in self.layer_suites(layer) if tables is None or s.table in tables]
         if not suites:
@@ -103,15 +134,13 @@ class Gates:
             suite_checks: list[Check] = []
             failing: list[tuple[Check, list[dict[str, Any]]]] = []
             row_count = None
-            for scope, dates in (("partition", (dt, dt)), ("window", window)):
-                configs = suite.scoped(scope)
-                if configs:
-                    found, count, bad = self._validate(
-                        suite, configs, dt, dates, run_id, schema_suffix
-                    )
-                    suite_checks.extend(found)
-                    failing.extend(bad)
-                    row_count = count if count is not None else row_count
+            for configs, dates in _scopes(suite, dt, window):
+                found, count, bad = self._validate(
+                    suite, configs, dt, dates, run_id, schema_suffix, same
+                )
+                suite_checks.extend(found)
+                failing.extend(bad)
+                row_count = count if count is not None else row_count
             checks.extend(suite_checks)
             if row_count is not None:
                 rows[suite.name] = row_count
@@ -161,12 +190,8 @@ class Gates:
         dates: tuple[date, date],
         run_id: str,
         schema_suffix: str,
-    ) -> tuple[list[Check], int | None, list[tuple[Check, list[dict[str, Any]]]]]:
-        import great_expectations as gx
-        from great_expectations.expectations.expectation_configuration import (
-            ExpectationConfiguration,
-        )
-
+        same: _Validations | None = None,
+    ) -> _Validated:
         first, last = (d.isoformat() for d in dates)  # dates, never user text
         quote = self.warehouse.quote
         relation = ".".join(quote(part) for part in suite.relation_parts(schema_suffix))
@@ -177,6 +202,30 @@ class Gates:
                 f" between cast('{first}' as date) and cast('{last}' as date)"
             )
         params, configs = self._parameters(suite, configs, dt)
+        if same is None:
+            return self._run_validation(suite, configs, params, batch_sql, run_id, (first, last))
+        key = json.dumps([suite.name, batch_sql, params, configs], sort_keys=True, default=str)
+        if key not in same:
+            same[key] = self._run_validation(
+                suite, configs, params, batch_sql, run_id, (first, last)
+            )
+        return same[key]
+
+    def _run_validation(
+        self,
+        suite: Suite,
+        configs: list[dict[str, Any]],
+        params: dict[str, Any],
+        batch_sql: str,
+        run_id: str,
+        dates: tuple[str, str],
+    ) -> _Validated:
+        import great_expectations as gx
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
+
+        first, last = dates
         expectations = []
         for config in configs:
             kwargs = dict(config["kwargs"])
@@ -311,6 +360,26 @@ class Gates:
         ]
         if audit_rows:
             self.warehouse.append_failures(audit_rows)
+
+
+# A validation's checks, the row count it observed, and its failed checks with their rows.
+_Validated = tuple[list[Check], int | None, list[tuple[Check, list[dict[str, Any]]]]]
+# The validations of a step's gates so far, by what they ran (Gates.run_days).
+_Validations = dict[str, _Validated]
+
+
+def _scopes(
+    suite: Suite, dt: date, window: tuple[date, date]
+) -> list[tuple[list[dict[str, Any]], tuple[date, date]]]:
+    """A suite's validations for a day: the partition's expectations over dt, the window's
+    over its dates; one validation where both read the same rows (a one-day window, a whole
+    table)."""
+    partition, rest = suite.scoped("partition"), suite.scoped("window")
+    if window == (dt, dt) or not suite.partition_column:
+        return [(partition + rest, (dt, dt))] if partition + rest else []
+    return [
+        (configs, dates) for configs, dates in ((partition, (dt, dt)), (rest, window)) if configs
+    ]
 
 
 def _volume_meta(bounds: Bounds) -> dict[str, Any]:

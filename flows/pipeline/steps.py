@@ -105,7 +105,7 @@ def _build_gate_publish(
     relation of the step is restored.
 
     In a batch, the first day's gate checks the dates before the batch and the last day's
-    those after it, so each rewritten date is checked once.
+    those after it, so each rewritten date is checked once (Gates.run_days).
 
     Where runs may overlap (BigQuery), their dbt steps take turns (the warehouse's
     build_lock_key), since they share the audit copies, in lake-day order (turns.py); landing
@@ -135,18 +135,7 @@ def _build_gate_publish_in_turn(
         else:
             models, landed = 0, None
         checked = time.perf_counter()
-        gates = {
-            dt: ws.gates.run(
-                layer,
-                dt,
-                run_id,
-                schema_suffix=AUDIT_SUFFIX,
-                lag=dt == first,
-                lead=dt == last,
-                tables=built,
-            )
-            for dt in days
-        }
+        gates = ws.gates.run_days(layer, days, run_id, schema_suffix=AUDIT_SUFFIX, tables=built)
     except BaseException:
         ws.publish(layer, first, last, restore=True)
         raise

@@ -530,6 +530,41 @@ def test_the_marts_gate_checks_every_date_the_run_rewrites(
     assert schema_checksums(warehouse, "marts") != published  # day's KPIs are published now
 
 
+def test_a_batchs_gates_run_each_distinct_validation_once_with_each_days_results(
+    clean: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole table (a dimension) reads the same rows on every day of a batch, and a day's
+    one-day window the same rows as its partition: validated once, each day's gate gets the
+    same checks as validating every day alone."""
+    warehouse, state = copy_build(clean, tmp_path)
+    ws = Workspace.open(
+        settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    )
+    ran: list[str] = []
+    validate = ws.gates._run_validation
+
+    def counted(suite: Any, *args: Any) -> Any:
+        ran.append(suite.name)
+        return validate(suite, *args)
+
+    monkeypatch.setattr(ws.gates, "_run_validation", counted)
+    alone = {
+        dt: ws.gates.run("dwh", dt, "alone", lag=dt == DAYS[0], lead=dt == DAYS[-1]) for dt in DAYS
+    }
+    one_by_one, ran = Counter(ran), []
+    batched = ws.gates.run_days("dwh", DAYS, "batched")
+
+    assert batched == alone
+    assert all(result.checks and not result.blocking for result in batched.values())
+    whole = [s.name for s in ws.gates.layer_suites("dwh") if not s.partition_column]
+    assert len(whole) == 4  # the SCD2 dimensions
+    assert Counter(ran) == {**one_by_one, **dict.fromkeys(whole, 1)}
+    assert one_by_one["dwh.fct_events"] == len(DAYS) + 1  # its D-3..D window: first day only
+    assert sum(Counter(ran).values()) == sum(one_by_one.values()) - len(whole) * (len(DAYS) - 1)
+    by_day = Counter((r.dt, r.suite) for r in gate_rows(state) if r.run_id == "batched")
+    assert by_day == {(dt, s.name): 1 for dt in DAYS for s in ws.gates.layer_suites("dwh")}
+
+
 # ---- a duplicate key in the DWH -------------------------------------------------------------
 
 
