@@ -20,7 +20,7 @@ from flows.dates import Clock, utc_now
 from flows.gates.checks import Check, GateResult, failing_rows_query, plain, raised
 from flows.gates.history import SuiteRun, passed_counts, record
 from flows.gates.suites import Suite, load_suites, ref_relations
-from flows.gates.volume import Bounds, VolumeRule
+from flows.gates.volume import VolumeRule, check_bounds, volume_meta, warning_band
 from flows.project.manifest import Project
 from flows.state.store import StateStore
 from flows.warehouse.interface import Warehouse
@@ -271,7 +271,7 @@ class Gates:
                 unexpected_count=outcome.get("unexpected_count"),
                 why=(config.meta or {}).get("why", ""),
                 expected=str((config.meta or {}).get("expected") or ""),
-                bounds=_bounds((config.meta or {}).get("bounds")),
+                bounds=check_bounds((config.meta or {}).get("bounds")),
             )
             if kind == "expect_table_row_count_to_be_between":
                 row_count = int(outcome.get("observed_value") or 0)
@@ -301,10 +301,10 @@ class Gates:
                 history = passed_counts(self.store, suite.name, dt, rule.history_days)
                 stop, warn = rule.bounds(dt, history, self.holidays)
                 params["volume_min"], params["volume_max"] = stop.low, stop.high
-                config["meta"] = {**config["meta"], **_volume_meta(stop)}
+                config["meta"] = {**config["meta"], **volume_meta(stop)}
                 if warn is not None:  # the first weeks: a finer band that only warns
                     params["volume_warn_min"], params["volume_warn_max"] = warn.low, warn.high
-                    configs.append(_warning_band(config, warn))
+                    configs.append(warning_band(config, warn))
             if "fresh_after_hours" in sluice:
                 zone = UTC if self.warehouse.aware_timestamps else None
                 moment = datetime.combine(dt, time(), tzinfo=zone) + timedelta(
@@ -380,27 +380,3 @@ def _scopes(
     return [
         (configs, dates) for configs, dates in ((partition, (dt, dt)), (rest, window)) if configs
     ]
-
-
-def _volume_meta(bounds: Bounds) -> dict[str, Any]:
-    """What a volume check says it expected, in words and as numbers (the gate history keeps
-    both: `sluice report` draws the range)."""
-    return {"expected": bounds.describe(), "bounds": [bounds.low, bounds.high]}
-
-
-def _warning_band(config: dict[str, Any], warn: Bounds) -> dict[str, Any]:
-    """A copy of a volume expectation over the warning band (parameters volume_warn_*)."""
-    kwargs = {
-        **config["kwargs"],
-        "min_value": {"$PARAMETER": "volume_warn_min"},
-        "max_value": {"$PARAMETER": "volume_warn_max"},
-    }
-    meta = {**config["meta"], **_volume_meta(warn)}
-    return {**config, "kwargs": kwargs, "meta": meta, "severity": "warning"}
-
-
-def _bounds(value: Any) -> tuple[int, int] | None:
-    """The (low, high) a volume check's meta carries, if it is one."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    return None

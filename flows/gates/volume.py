@@ -128,3 +128,27 @@ class VolumeRule:
     @staticmethod
     def _x(band: tuple[float, float]) -> str:
         return f"{band[0]:g}..{band[1]:g} x"
+
+
+def volume_meta(bounds: Bounds) -> dict[str, Any]:
+    """What a volume check says it expected, in words and as numbers (the gate history keeps
+    both: `sluice report` draws the range)."""
+    return {"expected": bounds.describe(), "bounds": [bounds.low, bounds.high]}
+
+
+def warning_band(config: dict[str, Any], warn: Bounds) -> dict[str, Any]:
+    """A copy of a volume expectation over the warning band (parameters volume_warn_*)."""
+    kwargs = {
+        **config["kwargs"],
+        "min_value": {"$PARAMETER": "volume_warn_min"},
+        "max_value": {"$PARAMETER": "volume_warn_max"},
+    }
+    meta = {**config["meta"], **volume_meta(warn)}
+    return {**config, "kwargs": kwargs, "meta": meta, "severity": "warning"}
+
+
+def check_bounds(value: Any) -> tuple[int, int] | None:
+    """The (low, high) a volume check's meta carries, if it is one."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return None
