@@ -89,6 +89,7 @@ def _prefect_api() -> None:
     if _prefer_local_server():
         return
     home = Path(os.environ["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)  # Prefect makes only its last folder
     if not (home / "prefect.db").exists():
         print(
             f"sluice: first run: Prefect's temporary server prepares its database in {home} "
