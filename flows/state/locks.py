@@ -78,10 +78,7 @@ class Locks:
 
     def held(self, prefix: str) -> list[Holder]:
         """Every holder of a lock whose key starts with `prefix` (expired or not)."""
-        rows = self.store.read(
-            "select * from partition_locks where lock_key like :p order by lock_key",
-            {"p": prefix.replace("%", "").replace("_", "") + "%"},
-        )
+        rows = self.store.read("select * from partition_locks order by lock_key")  # a few rows
         return [_holder(row) for row in rows if row["lock_key"].startswith(prefix)]
 
     def is_live(self, holder: Holder) -> bool:
