@@ -50,7 +50,8 @@ def earlier_work(
     retries: int,
 ) -> str | None:
     """What another live run must build first before `run_id` builds `layer` for `days`:
-    None when nothing, else a line naming the run, the step and the day."""
+    None when nothing, else a line naming the run, the step, the day and how many steps that
+    run has done (a waiting run's patience restarts as it grows: Locks.waiting)."""
     first = min(days)
     for holder in locks.held(PARTITION):
         if holder.run_id == run_id or not locks.is_live(holder):
@@ -60,5 +61,9 @@ def earlier_work(
             continue
         mine = [a for a in ledger.attempts(day, day) if a.run_id == holder.run_id]
         if _still_to_build(mine, layer, steps, retries):
-            return f"run {holder.run_id} has still to build {layer} for {day} (an earlier lake day)"
+            done = ledger.finished_by(holder.run_id)  # the text changes as that run advances
+            return (
+                f"run {holder.run_id} has still to build {layer} for {day} (an earlier lake day;"
+                f" {done} of its steps done)"
+            )
     return None

@@ -261,6 +261,14 @@ class Ledger:
         )
         return [_attempt(row) for row in rows]
 
+    def finished_by(self, run_id: str) -> int:
+        """How many attempts a run has finished so far (its progress, for a run that waits)."""
+        rows = self.store.read(
+            "select count(*) as n from partition_attempts where run_id = :r and status <> :running",
+            {"r": run_id, "running": Status.RUNNING},
+        )
+        return int(rows[0]["n"])
+
     def running(self) -> list[Attempt]:
         """Attempts still marked running (their process may have died), oldest first."""
         rows = self.store.read(

@@ -36,12 +36,13 @@ def test_a_later_day_waits_for_an_earlier_day_another_run_has_not_built(
 ) -> None:
     _held(store, clock, D1)
     assert _before(store, clock, "dwh", [D2, D3]) == (
-        "run other has still to build dwh for 2026-11-01 (an earlier lake day)"
+        "run other has still to build dwh for 2026-11-01 (an earlier lake day; 0 of its steps done)"
     )
     ledger = Ledger(store, clock)
     landing = _start(ledger, D1, "raw", "other")
     assert _before(store, clock, "dwh", [D2]) is not None  # landing
     ledger.finish(landing, Outcome(Status.SUCCEEDED))
+    assert str(_before(store, clock, "dwh", [D2])).endswith("; 1 of its steps done)")
     building = _start(ledger, D1, "dwh", "other")
     assert _before(store, clock, "dwh", [D2]) is not None  # building it
     ledger.finish(building, Outcome(Status.SUCCEEDED))
@@ -108,3 +109,18 @@ def test_the_wait_gives_up_after_its_patience_without_advance(
     assert locks.holder("build:x") is None  # it never took the turn
     with locks.waiting("build:x", "mine", patience=0, behind=lambda: None):
         assert locks.live_run("build:x") == "mine"
+
+
+def test_the_wait_goes_on_while_the_awaited_run_advances(store: StateStore, clock: Clock) -> None:
+    locks = Locks(store, lease=LEASE, clock=clock, host="host-b", pid=os.getpid())
+    progress = iter([f"run other has still to build dwh ({n} of its steps done)" for n in range(4)])
+    waited: list[str] = []
+    # each text resets the 0.3 s patience; the four waits take longer than that in all
+    with locks.waiting(
+        "build:x", "mine", patience=0.3, poll=0.05, behind=lambda: next(progress, None),
+        say=waited.append,
+    ):  # fmt: skip
+        assert locks.live_run("build:x") == "mine"
+    assert waited == [
+        f"waiting: run other has still to build dwh ({n} of its steps done)" for n in range(4)
+    ]
