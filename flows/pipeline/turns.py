@@ -5,7 +5,7 @@ same step to do for an earlier lake day it holds (its `partition:<day>` lock). A
 goes day by day, and a model that reads more than its own day (a dimension rebuilt from every
 change row, a window reaching back) must see what it would see there: a later range must not
 build before an earlier one has landed. Waits point only to earlier days, so they never form
-a cycle; a run's earliest day never waits.
+a cycle: the earliest day in flight never waits.
 """
 
 from __future__ import annotations
