@@ -583,6 +583,28 @@ def test_the_janitor_counts_then_deletes_only_what_is_past_retention(
 # ---- a flow that fails outside its steps (Prefect state hooks) ------------------------------
 
 
+def _flow_env(
+    env: pytest.MonkeyPatch,
+    sinks: Sinks,
+    project: Path,
+    lake: Path,
+    warehouse: Path,
+    state: Path,
+) -> None:
+    """The environment a flow called in-process reads: its files and the sinks to notify."""
+    notify = sinks.notify()
+    for name, value in {
+        "SLUICE_PROJECT_DIR": str(project),
+        "SLUICE_LAKE": str(lake),
+        "SLUICE_DUCKDB": str(warehouse),
+        "SLUICE_STATE": str(state),
+        "SLUICE_NOTIFY__WEBHOOK_URL": notify.webhook_url or "",
+        "SLUICE_NOTIFY__EMAIL": notify.email.model_dump_json() if notify.email else "",
+        "SLUICE_NOTIFY__BACKOFF_SECONDS": "0",
+    }.items():
+        env.setenv(name, value)
+
+
 def test_a_flow_refused_by_a_live_runs_lock_opens_a_warning_not_a_page(
     snapshot: Path, lake: Path, sinks: Sinks, tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -595,17 +617,7 @@ def test_a_flow_refused_by_a_live_runs_lock_opens_a_warning_not_a_page(
     from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
 
     warehouse, state = tmp_path / "warehouse.duckdb", tmp_path / "state.sqlite"
-    notify = sinks.notify()
-    for name, value in {
-        "SLUICE_PROJECT_DIR": str(snapshot),
-        "SLUICE_LAKE": str(lake),
-        "SLUICE_DUCKDB": str(warehouse),
-        "SLUICE_STATE": str(state),
-        "SLUICE_NOTIFY__WEBHOOK_URL": notify.webhook_url or "",
-        "SLUICE_NOTIFY__EMAIL": notify.email.model_dump_json() if notify.email else "",
-        "SLUICE_NOTIFY__BACKOFF_SECONDS": "0",
-    }.items():
-        clean_env.setenv(name, value)
+    _flow_env(clean_env, sinks, snapshot, lake, warehouse, state)
     key = DuckDBWarehouse(warehouse).lock_key
     Locks(StateStore(state), host="another-host").acquire(key, "backfill-run")
 
@@ -630,17 +642,14 @@ def test_a_flow_failing_before_its_steps_notifies_once_and_its_next_completion_r
 
     incoming = tmp_path / "lake"
     incoming.mkdir()  # nothing delivered yet
-    notify = sinks.notify()
-    for name, value in {
-        "SLUICE_PROJECT_DIR": str(snapshot),
-        "SLUICE_LAKE": str(incoming),
-        "SLUICE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
-        "SLUICE_STATE": str(tmp_path / "state.sqlite"),
-        "SLUICE_NOTIFY__WEBHOOK_URL": notify.webhook_url or "",
-        "SLUICE_NOTIFY__EMAIL": notify.email.model_dump_json() if notify.email else "",
-        "SLUICE_NOTIFY__BACKOFF_SECONDS": "0",
-    }.items():
-        clean_env.setenv(name, value)
+    _flow_env(
+        clean_env,
+        sinks,
+        snapshot,
+        incoming,
+        tmp_path / "warehouse.duckdb",
+        tmp_path / "state.sqlite",
+    )
 
     for _ in range(2):
         with pytest.raises(PartitionIncomplete):
