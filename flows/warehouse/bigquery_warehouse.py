@@ -267,53 +267,65 @@ class BigQueryWarehouse:
             public = identifier(table.published[0], "schema")
             source, target = (public, build) if restore else (build, public)
             window = table.window.bounds(first, last)
-            for statement in self._copy_statements(table, source, target, window):
+            floor = table.window.floor(first)
+            for statement in self._copy_statements(table, source, target, window, floor):
                 self._query(statement)
                 statements += 1
             if table.moves and table.partition_column:
-                self._query(self._clear_window(table, build, window))
+                self._query(self._clear_window(table, build, window, floor))
                 statements += 1
         return statements
 
-    def _clear_window(self, table: ModelTable, dataset: str, window: tuple[date, date]) -> str:
+    def _clear_window(
+        self,
+        table: ModelTable,
+        dataset: str,
+        window: tuple[date, date],
+        floor: tuple[str, date] | None,
+    ) -> str:
         """A MERGE that deletes a table's window (BigQuery's DELETE, without the emulator gap)."""
         name = f"{identifier(dataset, 'dataset')}.{identifier(table.alias, 'table')}"
         dst = f"`{self.project}.{name}`"
-        col = identifier(table.partition_column or "", "column")
+        where = _in_window(table, window, floor)
         return (
             f"merge {dst} as dest using (select 1 as nothing) as src on false "
-            f"when not matched by source and dest.{col} between {_between(window)} then delete"
+            f"when not matched by source and {where.format(row='dest.')} then delete"
         )
 
     def _copy_statements(
-        self, table: ModelTable, source: str, target: str, window: tuple[date, date]
+        self,
+        table: ModelTable,
+        source: str,
+        target: str,
+        window: tuple[date, date],
+        floor: tuple[str, date] | None,
     ) -> list[str]:
-        """The statements that make the target's window equal the source's."""
+        """The statements that make the target's window (from the floor's lake day) the source's."""
         column = table.partition_column
+        where = _in_window(table, window, floor)
         found, existing = self._table(source, table.alias), self._table(target, table.alias)
         src = f"`{self.project}.{source}.{identifier(table.alias, 'table')}`"
         dst = f"`{self.project}.{target}.{identifier(table.alias, 'table')}`"
         col = identifier(column, "column") if column else ""
-        between = _between(window)
         self._ensure_dataset(target)
         if found is None:
             if existing is None or not column:
                 return []
-            return [self._clear_window(table, target, window)]
+            return [self._clear_window(table, target, window, floor)]
         if existing is None or not column:
             layout = f" partition by {col}" if column else ""
             if table.cluster_by:
                 layout += " cluster by " + ", ".join(
                     identifier(c, "column") for c in table.cluster_by
                 )
-            where = f" where {col} between {between}" if column and existing is None else ""
-            return [f"create or replace table {dst}{layout} as select * from {src}{where}"]
+            rows = f" where {where.format(row='')}" if column and existing is None else ""
+            return [f"create or replace table {dst}{layout} as select * from {src}{rows}"]
         added = self._add_missing_columns(found, existing, dst)
         names = ", ".join(f"`{identifier(f.name, 'column')}`" for f in found.schema)
         return [
             *added,
-            f"merge {dst} as dest using (select {names} from {src} where {col} between {between})"
-            f" as src on false when not matched by source and dest.{col} between {between}"
+            f"merge {dst} as dest using (select {names} from {src} where {where.format(row='')})"
+            f" as src on false when not matched by source and {where.format(row='dest.')}"
             f" then delete when not matched then insert ({names}) values ({names})",
         ]
 
@@ -360,6 +372,17 @@ class BigQueryWarehouse:
 
 def _between(window: tuple[date, date]) -> str:
     return f"date '{window[0].isoformat()}' and date '{window[1].isoformat()}'"
+
+
+def _in_window(table: ModelTable, window: tuple[date, date], floor: tuple[str, date] | None) -> str:
+    """The predicate of a table's window, its rows' prefix left as `{row}` (str.format); ''
+    for a whole table."""
+    if not table.partition_column:
+        return ""
+    where = f"{{row}}{identifier(table.partition_column, 'column')} between {_between(window)}"
+    if floor:
+        where += f" and {{row}}{identifier(floor[0], 'column')} >= date '{floor[1].isoformat()}'"
+    return where
 
 
 def _staged(rows: list[list[Any]]) -> io.BytesIO:

@@ -45,14 +45,19 @@ def _copy_window(
     source: tuple[str, str],
     target: tuple[str, str],
     window: tuple[date, date],
+    floor: tuple[str, date] | None,
 ) -> int:
-    """Make the target's window equal the source's; the statements it ran."""
+    """Make the target's window (rows from the floor's lake day on) equal the source's; the
+    statements it ran."""
     column = table.partition_column
     source_columns = _columns(con, *source)
     target_columns = _columns(con, *target)
     src, dst = _relation(*source), _relation(*target)
     between = f'"{identifier(column, "column")}" between $first and $last' if column else ""
-    bounds = {"first": window[0], "last": window[1]}
+    bounds: dict[str, date] = {"first": window[0], "last": window[1]}
+    if floor and column:
+        between += f' and "{identifier(floor[0], "column")}" >= $since'
+        bounds["since"] = floor[1]
     if not source_columns:  # nothing built (or published) to copy: clear the target's window
         if target_columns and column:
             con.execute(f"delete from {dst} where {between}", bounds)
@@ -96,7 +101,8 @@ def publish_tables(
             if restore and table.moves:
                 continue  # its build copy holds days in flight only: nothing to put back
             source, target = (public, build) if restore else (build, public)
-            statements += _copy_window(con, table, source, target, window)
+            floor = table.window.floor(first)
+            statements += _copy_window(con, table, source, target, window, floor)
             if table.moves and table.partition_column:
                 column = identifier(table.partition_column, "column")
                 con.execute(

@@ -6,13 +6,19 @@
         full_refresh=never_full_refresh(),
         require_partition_filter=require_partition_filter(),
         meta={
-            'window': {'lag_days': var('lateness_days'), 'lead_days': 0},
+            'window': {
+                'lag_days': var('lateness_days'),
+                'lead_days': 0,
+                'lake_day_column': 'landed_date',
+            },
             'reads': {'stg_app__events': {'lag_days': 0, 'lead_days': var('lateness_days')}},
         },
     )
 }}
 
-{#- Event dates [D-L, D] are rebuilt from every lake day that can hold them: [D-L, D+L]. -#}
+{#- Event dates [D-L, D] are decided from every lake day that can hold them, [D-L, D+L]; only
+    their rows landed on D or later are written: the earliest copy of an event wins, so an
+    earlier lake day's rows are final (meta.window.lake_day_column). -#}
 {%- set lateness_days = var('lateness_days') | int -%}
 
 with

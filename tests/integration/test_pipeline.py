@@ -112,3 +112,36 @@ def test_the_run_summary_counts_each_layers_tables_on_duckdb(in_order: Path, lak
     raw = sum(n for table, (n, _) in sums.items() if table.startswith("raw."))
     assert marts > 0 and counted["marts"] == marts
     assert counted["raw"] == raw - sums["raw.quarantine"][0]  # lake tables, not quarantine
+
+
+def test_a_run_rewrites_no_row_an_earlier_lake_day_decided(
+    clean: Build, lake: Path, tmp_path: Path
+) -> None:
+    """fct_events' window is event dates [D-L, D], but only its rows landed on D or later are
+    rebuilt and published: the earliest copy of an event wins, so an earlier lake day's rows
+    are final. Rows of the window an earlier lake day landed are marked in both copies; a re-run
+    of the last day must leave the marks and give back every other row as it was."""
+    warehouse, state = copy_build(clean, tmp_path)
+    state.rename(warehouse.with_suffix(".state.sqlite"))
+    last = lake_days()[-1]
+    ws = Workspace.open(settings_for(lake, warehouse))
+    first_date = ws.project.window("fct_events").bounds(last)[0]
+    con = duckdb.connect(str(warehouse))
+    for schema in ("dwh", "dwh_audit"):
+        con.execute(
+            f"""update {schema}.fct_events set line_number = -line_number
+            where landed_date < $last and event_date >= $first""",
+            {"last": last, "first": first_date},
+        )
+    marked = con.execute("select count(*) from dwh.fct_events where line_number < 0").fetchone()
+    con.close()
+    before = table_checksums(warehouse)
+    assert marked is not None and marked[0] > 1000  # the window holds many earlier rows
+
+    run_partitions(ws, [(last, None)])
+
+    con = duckdb.connect(str(warehouse))
+    still = con.execute("select count(*) from dwh.fct_events where line_number < 0").fetchone()
+    con.close()
+    assert still == marked
+    assert table_checksums(warehouse) == before

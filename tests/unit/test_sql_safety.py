@@ -45,9 +45,18 @@ REVIEWED = {
     Review("flows/warehouse/bigquery_warehouse.py", "identity", "made", "b7c5e01673b7"): (
         "uuid.uuid4().hex: 32 hexadecimal digits (the emulator takes no query parameters)"
     ),
-    Review("flows/warehouse/bigquery_warehouse.py", "publish", "statement", "ad861672e426"): (
+    Review("flows/warehouse/bigquery_warehouse.py", "publish", "statement", "5b90c412a297"): (
         "returned by _copy_statements and _clear_window, which build each statement from "
         "identifier()-validated schemas, tables and columns and the ISO text of the window's dates"
+    ),
+    Review(
+        "flows/warehouse/bigquery_warehouse.py",
+        "publish",
+        "self._clear_window(table, build, window, floor)",
+        "92aa468fa226",
+    ): (
+        "built by _in_window from identifier()-validated columns (the window's lake day column "
+        "passed identifier() in window_of) and the ISO text of `date` values"
     ),
     Review("flows/warehouse/duckdb_warehouse.py", "logical_sizes", "sums", "10a45d39e020"): (
         _SIZES
