@@ -21,14 +21,21 @@ from flows.project.manifest import ModelTable
 _TYPE = re.compile(r"^[A-Za-z0-9_(), \[\]]+$")
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
-    """(name, type) of a table's columns in order; [] when it does not exist."""
+Catalog = dict[tuple[str, str], list[tuple[str, str]]]
+
+
+def _catalog(con: duckdb.DuckDBPyConnection, schemas: set[str]) -> Catalog:
+    """(schema, table) -> (name, type) of its columns in order, for every table of `schemas`:
+    one catalog query for a whole publish (a missing table has no entry)."""
     rows = con.execute(
-        """select column_name, data_type from information_schema.columns
-        where table_schema = $schema and table_name = $table order by ordinal_position""",
-        {"schema": schema, "table": table},
+        """select table_schema, table_name, column_name, data_type from information_schema.columns
+        where table_schema in (select unnest($schemas)) order by 1, 2, ordinal_position""",
+        {"schemas": sorted(schemas)},
     ).fetchall()
-    return [(str(name), str(kind)) for name, kind in rows]
+    found: Catalog = {}
+    for schema, table, name, kind in rows:
+        found.setdefault((str(schema), str(table)), []).append((str(name), str(kind)))
+    return found
 
 
 def _relation(schema: str, table: str) -> str:
@@ -46,12 +53,13 @@ def _copy_window(
     target: tuple[str, str],
     window: tuple[date, date],
     floor: tuple[str, date] | None,
+    catalog: Catalog,
 ) -> int:
     """Make the target's window (rows from the floor's lake day on) equal the source's; the
-    statements it ran."""
+    statements it ran. The target's schema exists."""
     column = table.partition_column
-    source_columns = _columns(con, *source)
-    target_columns = _columns(con, *target)
+    source_columns = catalog.get(source, [])
+    target_columns = catalog.get(target, [])
     src, dst = _relation(*source), _relation(*target)
     between = f'"{identifier(column, "column")}" between $first and $last' if column else ""
     bounds: dict[str, date] = {"first": window[0], "last": window[1]}
@@ -63,7 +71,6 @@ def _copy_window(
             con.execute(f"delete from {dst} where {between}", bounds)
             return 1
         return 0
-    con.execute(f'create schema if not exists "{identifier(target[0], "schema")}"')
     if not column:  # a whole table (a dimension rebuilt from its change rows)
         con.execute(f"create or replace table {dst} as select * from {src}")
         return 1
@@ -93,16 +100,19 @@ def publish_tables(
     """Copy every table's window for lake days first..last from its build schema to its
     published one (restore: back) in one transaction; the statements run."""
     statements = 0
+    if restore:  # a raw table's build copy holds days in flight only: nothing to put back
+        tables = [table for table in tables if not table.moves]
     con.execute("begin transaction")
     try:
+        catalog = _catalog(con, {s for t in tables for s in (t.schema, t.published[0])})
+        for schema in sorted({t.schema if restore else t.published[0] for t in tables}):
+            con.execute(f'create schema if not exists "{identifier(schema, "schema")}"')
         for table in tables:
             build, public = (table.schema, table.alias), table.published
             window = table.window.bounds(first, last)
-            if restore and table.moves:
-                continue  # its build copy holds days in flight only: nothing to put back
             source, target = (public, build) if restore else (build, public)
             floor = table.window.floor(first)
-            statements += _copy_window(con, table, source, target, window, floor)
+            statements += _copy_window(con, table, source, target, window, floor, catalog)
             if table.moves and table.partition_column:
                 column = identifier(table.partition_column, "column")
                 con.execute(
