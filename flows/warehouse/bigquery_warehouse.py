@@ -306,21 +306,21 @@ class BigQueryWarehouse:
         found, existing = self._table(source, table.alias), self._table(target, table.alias)
         src = f"`{self.project}.{source}.{identifier(table.alias, 'table')}`"
         dst = f"`{self.project}.{target}.{identifier(table.alias, 'table')}`"
-        col = identifier(column, "column") if column else ""
         self._ensure_dataset(target)
         if found is None:
             if existing is None or not column:
                 return []
             return [self._clear_window(table, target, window, floor)]
-        if existing is None or not column:
-            layout = f" partition by {col}" if column else ""
-            if table.cluster_by:
-                layout += " cluster by " + ", ".join(
-                    identifier(c, "column") for c in table.cluster_by
-                )
-            rows = f" where {where.format(row='')}" if column and existing is None else ""
-            return [f"create or replace table {dst}{layout} as select * from {src}{rows}"]
-        added = self._add_missing_columns(found, existing, dst)
+        layout = f" partition by {identifier(column, 'column')}" if column else ""
+        if table.cluster_by:
+            layout += " cluster by " + ", ".join(identifier(c, "column") for c in table.cluster_by)
+        if not column:  # a whole table
+            return [f"create or replace table {dst}{layout} as select * from {src}"]
+        # A first publish only makes the empty table, if still missing: another run's first
+        # publish of another day may have made it meanwhile, and its rows must stay.
+        added = [f"create table if not exists {dst}{layout} as select * from {src} where false"]
+        if existing is not None:
+            added = self._add_missing_columns(found, existing, dst)
         names = ", ".join(f"`{identifier(f.name, 'column')}`" for f in found.schema)
         return [
             *added,

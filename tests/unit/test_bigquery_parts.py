@@ -190,3 +190,50 @@ def test_mart_cells_compare_across_duckdb_and_bigquery() -> None:
     assert _normalized(columns, duck) == _normalized(columns, bigquery)
     other = [(date(2026, 11, 1), Decimal("0.123458"), 3, utc, None)]
     assert _normalized(columns, duck) != _normalized(columns, other)
+
+
+def test_the_first_publish_of_a_windowed_table_never_replaces_what_a_concurrent_one_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs land and publish raw days side by side on BigQuery: two first publishes of one raw
+    table can both find it missing. Each must create it only if it is still missing and merge
+    its own window: `create or replace ... as select` of one day's rows dropped the other day's
+    (a concurrent backfill's stg_app__events then had no rows for that day)."""
+    from google.cloud import bigquery
+
+    from flows.project.manifest import ModelTable
+    from flows.project.windows import Window
+    from flows.settings import Settings
+    from flows.warehouse.bigquery_warehouse import BigQueryWarehouse
+
+    warehouse = BigQueryWarehouse(
+        Settings(target="bq_emulator", bq_endpoint="http://127.0.0.1:9", bq_project="sluice-check"),
+        emulator=True,
+    )
+    built = bigquery.Table(
+        "sluice-check.raw_audit.events",
+        schema=[bigquery.SchemaField("dt", "DATE"), bigquery.SchemaField("payload", "JSON")],
+    )
+    tables = {"raw_audit": built, "raw": None}
+    monkeypatch.setattr(warehouse, "_table", lambda dataset, _table: tables[dataset])
+    monkeypatch.setattr(warehouse, "_ensure_dataset", lambda _dataset: None)
+    events = ModelTable(
+        "events",
+        "raw",
+        "sluice-check",
+        "raw_audit",
+        "events",
+        "table",
+        "dt",
+        Window(),
+        published_schema="raw",
+        moves=True,
+    )
+    day = date(2026, 11, 1)
+    statements = warehouse._copy_statements(events, "raw_audit", "raw", (day, day), None)
+    assert not [s for s in statements if "create or replace" in s], statements
+    create, merge = statements
+    assert create.startswith("create table if not exists `sluice-check.raw.events`")
+    assert "where false" in create
+    assert merge.startswith("merge `sluice-check.raw.events`")
+    assert "dest.dt between date '2026-11-01' and date '2026-11-01'" in merge
