@@ -67,6 +67,10 @@ class Gates:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         context = gx.get_context(mode="ephemeral")
+        # Its configuration lives in this object, yet GX serializes all of it to YAML each time
+        # an asset or batch definition is added (two saves a validation, a tenth of the gates'
+        # time, growing with the assets): nothing reads that copy back, so it is not made.
+        context._save_project_config = lambda: None
         context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
@@ -254,7 +258,10 @@ class Gates:
         }
         if suite.key:
             result_format["unexpected_index_column_names"] = list(suite.key)
-        result = definition.run(expectation_parameters=params, result_format=result_format)
+        try:
+            result = definition.run(expectation_parameters=params, result_format=result_format)
+        finally:  # GX rebuilds every asset of the data source whenever one is added
+            source.delete_asset(name)
         checks, failing = [], []
         row_count = None
         for item in result.results:

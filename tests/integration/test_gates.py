@@ -563,6 +563,9 @@ def test_a_batchs_gates_run_each_distinct_validation_once_with_each_days_results
     assert sum(Counter(ran).values()) == sum(one_by_one.values()) - len(whole) * (len(DAYS) - 1)
     by_day = Counter((r.dt, r.suite) for r in gate_rows(state) if r.run_id == "batched")
     assert by_day == {(dt, s.name): 1 for dt in DAYS for s in ws.gates.layer_suites("dwh")}
+    # and no validation leaves its query asset behind: GX rebuilds every asset of the data
+    # source whenever one is added, so a long backfill's gates would slow down day after day
+    assert ws.gates._context.data_sources.get("warehouse").assets == []
 
 
 # ---- a duplicate key in the DWH -------------------------------------------------------------
