@@ -70,7 +70,7 @@ class Gates:
         # Its configuration lives in this object, yet GX serializes all of it to YAML each time
         # an asset or batch definition is added (two saves a validation, a tenth of the gates'
         # time, growing with the assets): nothing reads that copy back, so it is not made.
-        context._save_project_config = lambda: None
+        context._save_project_config = lambda: None  # type: ignore[method-assign]
         context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
