@@ -24,7 +24,7 @@ unexport PYTHONDONTWRITEBYTECODE
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-suite test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench soak
+.PHONY: help install demo test test-suite bq-check-then-lint test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -86,14 +86,20 @@ lint: install ## secrets scan, YAML, the worker's Dockerfile (hadolint), dbt par
 test-fast: install postgres ## the quick inner loop (under a minute): unit tests, no dbt runs (a throwaway PostgreSQL for the state store)
 	$(BIN)/pytest -q -x tests/unit
 
-# The BigQuery check (mostly one core) runs beside lint, then beside pytest once lint passes
-# (each target's output is printed whole when it ends): the cores stay busy. pytest: one file
-# per worker, so a module's fixtures build once.
-test: install browser postgres bq-venvs ## everything CI checks (README's test command)
-	$(MAKE) --no-print-directory -j2 --output-sync=target bq-check lint test-suite
+# Two lanes on the two cores, each target's output printed whole when it ends: pytest (the
+# longest), and the BigQuery check (mostly one core) followed by lint. Debian's packages are
+# installed first, one apt at a time (two at once fail on dpkg's lock); the venvs then install
+# side by side (.venv beside the emulator's and analyzer's, which the suite's BigQuery test
+# needs too). pytest: one file per worker, so a module's fixtures build once.
+test: ## everything CI checks (README's test command)
+	$(MAKE) --no-print-directory browser postgres
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-suite bq-check-then-lint
 
-test-suite: install browser postgres ## the whole pytest suite (make test runs it after lint, beside bq-check)
+test-suite: install browser postgres bq-venvs ## the whole pytest suite (make test runs it beside bq-check, then lint)
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
+
+bq-check-then-lint: bq-check
+	$(MAKE) --no-print-directory lint
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
 # each gets its own venv, installed from PyPI by pip. The analyzer's WebAssembly module is
