@@ -1,4 +1,4 @@
-"""Import a flow command's heavy modules while Prefect's temporary server starts.
+"""Import a flow command's heavy modules while its temporary Prefect server starts.
 
 Starting the server waits on a subprocess for several seconds; importing Great Expectations,
 dbt and the flows takes as long again, on the process's own core. Doing the imports in a

@@ -76,18 +76,18 @@ def _quiet_user_errors(debug: bool) -> None:
             handler.addFilter(_NoTracebackForUserErrors(every_error=terminal))
 
 
-def _prefect_api() -> None:
-    """The server of `make serve` when it runs, else Prefect's temporary one, started now
-    while the flow command's heavy modules are imported.
+def _prefect_api() -> str | None:
+    """The server of `make serve` when it runs (None: the environment names it), else a
+    temporary one's API URL, started now while the flow command's heavy modules are imported.
 
     A first run migrates Prefect's new database before the server answers: say so, since it
     takes a while (`make install` does it ahead for the project's PREFECT_HOME).
     """
     from flows.cli.imports_meanwhile import imports_meanwhile
-    from flows.ops.server import start_temporary_server
+    from flows.ops.temporary_server import TemporaryServer
 
     if _prefer_local_server():
-        return
+        return None
     home = Path(os.environ["PREFECT_HOME"])
     home.mkdir(parents=True, exist_ok=True)  # Prefect makes only its last folder
     if not (home / "prefect.db").exists():
@@ -96,20 +96,22 @@ def _prefect_api() -> None:
             "(up to a minute)",
             file=sys.stderr,
         )
+    server = TemporaryServer(home)  # before any import of Prefect's: it starts meanwhile
     with imports_meanwhile():  # the flows, dbt and GX load while the server starts
-        start_temporary_server(home)
+        return server.wait()
 
 
-def _pipeline(args: argparse.Namespace) -> int:
+def _pipeline(args: argparse.Namespace, api_url: str | None) -> int:
     from flows.cli import tables
     from flows.errors import PartitionsFailed
+    from flows.ops.temporary_server import api_setting
     from flows.pipeline import prefect_flows as pipeline
     from flows.settings import get_settings
 
     _quiet_user_errors(_debugging(args))
 
     try:
-        with without_heartbeats():
+        with without_heartbeats(), api_setting(api_url):
             if args.command == "run":
                 result = pipeline.daily(args.date)
             elif args.command == "backfill":
@@ -379,8 +381,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = _COMMANDS.get(args.command)
     if command is not None:
         return command(args)
-    _prefect_api()
-    return _pipeline(args)
+    return _pipeline(args, _prefect_api())
 
 
 _COMMANDS = {

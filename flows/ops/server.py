@@ -157,29 +157,6 @@ def stop(process: subprocess.Popen[bytes], grace: float = 5) -> None:
         left = [m for m in left if local_auth.alive(m)]
 
 
-def start_temporary_server(home: Path) -> str:
-    """Start Prefect's temporary API server for this process now; its API URL.
-
-    The flows' Prefect client reuses it (one per process). Starting it here, rather than
-    inside the first flow call, turns a server that cannot start into one clear error.
-    """
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
-
-    timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
-    temporary = SubprocessASGIServer()
-    try:
-        temporary.start()
-    except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SluiceError(
-            f"Prefect's temporary server did not start within {timeout} s — run `make install` "
-            "(it migrates Prefect's database ahead), or start a server with `make serve` and "
-            f"run again (PREFECT_HOME={home}; Prefect said: {reason[:200]})"
-        ) from exc
-    return str(temporary.api_url)
-
-
 class _Stop(Exception):
     """A signal asked `sluice server` to stop."""
 

@@ -1,0 +1,87 @@
+"""The temporary Prefect server of a flow command: started before Prefect is imported, on
+127.0.0.1, answering, and gone when the command ends, by exit or by SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.ops.server import healthy
+from flows.settings import PROJECT_DIR
+from tests.e2e.test_servers_bind_loopback import listening_addresses
+
+pytestmark = pytest.mark.slow
+
+# The command's side: start the server, say what is imported, wait for it, then hold until
+# stdin closes (a normal exit, atexit included) or the test kills the process.
+_COMMAND = """
+import sys
+from pathlib import Path
+from flows.ops.temporary_server import TemporaryServer
+server = TemporaryServer(Path(sys.argv[1]))
+print("prefect" in sys.modules, server.process.pid, flush=True)
+print(server.wait(), flush=True)
+sys.stdin.read()
+"""
+
+
+def _ended(pid: int) -> bool:
+    """Whether the process has ended (gone, or a zombie nobody has reaped yet)."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        state = next(line for line in status.read_text().splitlines() if line.startswith("State"))
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "zombie" in state
+
+
+def _wait_ended(pid: int, within: float = 30) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if _ended(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("ending", ["exit", "SIGKILL"])
+def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
+    tmp_path: Path, ending: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    command = subprocess.Popen(
+        [sys.executable, "-c", _COMMAND, str(tmp_path / "prefect-home")],
+        cwd=PROJECT_DIR,
+        env={**env, "PREFECT_HOME": str(tmp_path / "prefect-home")},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert command.stdin is not None and command.stdout is not None
+    server_pid = 0
+    try:
+        imported, pid = command.stdout.readline().split()
+        server_pid = int(pid)
+        api_url = command.stdout.readline().strip()
+        assert imported == "False"  # the server starts before this process imports Prefect
+        port = int(api_url.removeprefix("http://127.0.0.1:").removesuffix("/api"))
+        assert healthy(api_url)
+        assert listening_addresses(port) == {"127.0.0.1"}
+        if ending == "exit":
+            command.stdin.close()
+        else:
+            command.send_signal(signal.SIGKILL)
+        command.wait(timeout=60)
+        assert _wait_ended(server_pid), f"the server (pid {server_pid}) outlived its command"
+        assert not healthy(api_url)
+    finally:
+        command.kill()
+        command.wait()
+        if server_pid and not _ended(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
