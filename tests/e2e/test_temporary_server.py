@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from flows.cli.environment import OFFLINE_ENV
 from flows.ops.server import healthy
 from flows.settings import PROJECT_DIR
 from tests.e2e.test_servers_bind_loopback import listening_addresses
@@ -54,11 +57,21 @@ def _wait_ended(pid: int, within: float = 30) -> bool:
 def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
     tmp_path: Path, ending: str
 ) -> None:
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    migrated = PROJECT_DIR / "data" / "prefect" / "prefect.db"  # by `make install`
+    if migrated.exists():  # else the server migrates a new one first (the timeout allows it)
+        # a consistent copy, whether or not another process is using it
+        with (
+            closing(sqlite3.connect(migrated)) as source,
+            closing(sqlite3.connect(home / "prefect.db")) as copy,
+        ):
+            source.backup(copy)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     command = subprocess.Popen(
-        [sys.executable, "-c", _COMMAND, str(tmp_path / "prefect-home")],
+        [sys.executable, "-c", _COMMAND, str(home)],
         cwd=PROJECT_DIR,
-        env={**env, "PREFECT_HOME": str(tmp_path / "prefect-home")},
+        env={**env, **OFFLINE_ENV, "PREFECT_HOME": str(home)},  # the CLI's start-up timeout
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
