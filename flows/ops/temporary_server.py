@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flows.errors import SluiceError
-from flows.ops.server import healthy
+from flows.ops.server import healthy, stop
 
 #: Prefect's own range for its temporary server: below the kernel's ephemeral ports, so no
 #: outgoing connection takes the port between the check and the server's bind
@@ -87,6 +87,7 @@ class TemporaryServer:
                 *("--log-level", "error", "--lifespan", "on"),
             ],
             env={**os.environ, **_SERVER_ENV},
+            start_new_session=True,  # a terminal's Ctrl-C reaches the command, which stops it
             preexec_fn=_ends_with_parent(),
         )
 
@@ -119,14 +120,8 @@ class TemporaryServer:
         )
 
     def stop(self) -> None:
-        """Stop the server (idempotent)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """Stop the server and anything it started (idempotent)."""
+        stop(self.process)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,14 +23,19 @@ from tests.e2e.test_servers_bind_loopback import listening_addresses
 pytestmark = pytest.mark.slow
 
 # The command's side: start the server, say what is imported, wait for it, then hold until
-# stdin closes (a normal exit, atexit included) or the test kills the process.
+# stdin closes (a normal exit, atexit included) or the test kills the process. With a second
+# argument, the first port it picks is that one (which another process holds).
 _COMMAND = """
 import sys
 from pathlib import Path
-from flows.ops.temporary_server import TemporaryServer
-server = TemporaryServer(Path(sys.argv[1]))
-print("prefect" in sys.modules, server.process.pid, flush=True)
-print(server.wait(), flush=True)
+from flows.ops import temporary_server
+if len(sys.argv) > 2:
+    picks = iter([int(sys.argv[2])])
+    free_port = temporary_server._free_port
+    temporary_server._free_port = lambda: next(picks, None) or free_port()
+server = temporary_server.TemporaryServer(Path(sys.argv[1]))
+print("prefect" in sys.modules, server.port, flush=True)
+print(server.wait(), server.process.pid, flush=True)
 sys.stdin.read()
 """
 
@@ -53,9 +59,11 @@ def _wait_ended(pid: int, within: float = 30) -> bool:
     return False
 
 
-@pytest.mark.parametrize("ending", ["exit", "SIGKILL"])
+@pytest.mark.parametrize(
+    ("ending", "port_taken"), [("exit", False), ("SIGKILL", False), ("exit", True)]
+)
 def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
-    tmp_path: Path, ending: str
+    tmp_path: Path, ending: str, port_taken: bool
 ) -> None:
     home = tmp_path / "prefect-home"
     home.mkdir()
@@ -68,8 +76,11 @@ def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
         ):
             source.backup(copy)
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    holder = socket.socket()  # bound, not listening: the server's bind fails, nothing answers
+    holder.bind(("127.0.0.1", 0))
+    taken = [str(holder.getsockname()[1])] if port_taken else []
     command = subprocess.Popen(
-        [sys.executable, "-c", _COMMAND, str(home)],
+        [sys.executable, "-c", _COMMAND, str(home), *taken],
         cwd=PROJECT_DIR,
         env={**env, **OFFLINE_ENV, "PREFECT_HOME": str(home)},  # the CLI's start-up timeout
         stdin=subprocess.PIPE,
@@ -79,11 +90,13 @@ def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
     assert command.stdin is not None and command.stdout is not None
     server_pid = 0
     try:
-        imported, pid = command.stdout.readline().split()
+        imported, first_port = command.stdout.readline().split()
+        api_url, pid = command.stdout.readline().split()
         server_pid = int(pid)
-        api_url = command.stdout.readline().strip()
         assert imported == "False"  # the server starts before this process imports Prefect
         port = int(api_url.removeprefix("http://127.0.0.1:").removesuffix("/api"))
+        if port_taken:  # the first server could not bind: another one started on a free port
+            assert taken == [first_port] and port != int(first_port)
         assert healthy(api_url)
         assert listening_addresses(port) == {"127.0.0.1"}
         if ending == "exit":
@@ -94,6 +107,7 @@ def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
         assert _wait_ended(server_pid), f"the server (pid {server_pid}) outlived its command"
         assert not healthy(api_url)
     finally:
+        holder.close()
         command.kill()
         command.wait()
         if server_pid and not _ended(server_pid):
