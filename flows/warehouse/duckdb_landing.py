@@ -25,6 +25,7 @@ from flows.lake.lines import line_batches
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
+from flows.warehouse.duckdb_blocks import NO_AUTOMATIC_CHECKPOINT, settings_for_block, transaction
 from flows.warehouse.records import PartitionLanding, TableLanding
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,9 @@ def land_partition(
     with lake.fetch(tables, dt) as files:  # refuses incomplete days; a bucket's are copied
         ensure_raw_tables(con, tables, schema)
         con.execute("set TimeZone = 'UTC'")
-        con.execute("begin transaction")
-        try:
+        # The day stays in the WAL: publishing, which moves it out of the audit schema, writes
+        # it into the file (checkpoint) once; a refused day reaches it at a later checkpoint.
+        with settings_for_block(con, **NO_AUTOMATIC_CHECKPOINT), transaction(con):
             results = tuple(
                 _land_table(
                     con,
@@ -124,10 +126,6 @@ def land_partition(
                 )
                 for table in tables
             )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     return PartitionLanding(dt, results)
 
 

@@ -17,6 +17,7 @@ import duckdb
 from flows.errors import ProjectError
 from flows.project.identifiers import identifier
 from flows.project.manifest import ModelTable
+from flows.warehouse.duckdb_blocks import UNORDERED, settings_for_block, transaction
 
 _TYPE = re.compile(r"^[A-Za-z0-9_(), \[\]]+$")
 
@@ -102,8 +103,7 @@ def publish_tables(
     statements = 0
     if restore:  # a raw table's build copy holds days in flight only: nothing to put back
         tables = [table for table in tables if not table.moves]
-    con.execute("begin transaction")
-    try:
+    with settings_for_block(con, **UNORDERED), transaction(con):
         catalog = _catalog(con, {s for t in tables for s in (t.schema, t.published[0])})
         for schema in sorted({t.schema if restore else t.published[0] for t in tables}):
             con.execute(f'create schema if not exists "{identifier(schema, "schema")}"')
@@ -120,8 +120,4 @@ def publish_tables(
                     {"first": window[0], "last": window[1]},
                 )
                 statements += 1
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return statements

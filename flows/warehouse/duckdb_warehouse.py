@@ -120,11 +120,9 @@ class DuckDBWarehouse:
     ) -> PartitionLanding:
         with self.connection() as con:
             ensure_raw_tables(con, tables)  # where the day is published (with its constraints)
-            landing = land_partition(
+            return land_partition(
                 con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, schema=schema
             )
-            checkpoint(con)  # landing writes its own rows to the file, not the next step
-            return landing
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
         from duckdb_engine import ConnectionWrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from flows.errors import PartitionIncomplete, UnreadableFile
 from flows.lake.folder import FolderLake
 from flows.warehouse.duckdb_landing import land_partition
+from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests.support import START, lake_days, table_checksums, truth
 
 
@@ -258,3 +260,48 @@ def test_a_file_of_several_batches_keeps_every_line_number_and_a_late_non_utf8_l
     ]
     assert repeated == body.count(original)
     assert events.landed + sum(events.quarantined.values()) == events.lines
+
+
+def _used_blocks_and_wal_bytes(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int]:
+    [(used,)] = con.execute("select used_blocks from pragma_database_size()").fetchall()
+    wal = path.with_name(path.name + ".wal")  # (fetchall: no transaction left open)
+    return int(used), wal.stat().st_size if wal.exists() else 0
+
+
+def test_a_landed_day_is_written_into_the_file_once_when_it_is_published(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    """The raw step lands the day into raw_audit, where it stays in the WAL; publishing moves
+    it into raw and writes it into the file, so the audit copy never costs a write to the file.
+    `held` is a connection open meanwhile, as the gates' is in a run (closing the database's
+    last connection checkpoints)."""
+    path = tmp_path / "w.duckdb"
+    warehouse = DuckDBWarehouse(path)
+    warehouse.identity(create=True)
+    held = duckdb.connect(str(path))
+    try:
+        empty, _ = _used_blocks_and_wal_bytes(held, path)
+        landing = warehouse.land(
+            FolderLake(lake),
+            project.lake_tables,
+            START,
+            lateness_days=project.lateness_days,
+            load_id="test",
+            schema="raw_audit",
+        )
+        blocks, wal = _used_blocks_and_wal_bytes(held, path)
+        assert (blocks, wal > 0) == (empty, True), "landing wrote the audit copy into the file"
+        raw = [replace(t, schema="raw_audit") for t in project.tables("raw")]
+        warehouse.publish(raw, START, START)
+        blocks, wal = _used_blocks_and_wal_bytes(held, path)
+        assert wal == 0 and blocks > empty
+        [counted] = held.execute(
+            """select (select count(*) from raw.events), (select count(*) from raw.quarantine),
+                (select count(*) from raw_audit.events)"""
+        ).fetchall()
+    finally:
+        held.close()
+    events = next(t for t in landing.tables if t.table == "events")
+    quarantined = sum(n for t in landing.tables for n in t.quarantined.values())
+    assert counted == (events.landed, quarantined, 0)
+    assert events.landed == truth(lake, START)["lake"]["events"]["valid_lines"]

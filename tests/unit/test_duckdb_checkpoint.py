@@ -1,12 +1,15 @@
-"""Landing and publishing write their rows into the DuckDB file themselves (a checkpoint), so
-the next step does not pay for them; another connection mid-write defers it, as DuckDB does."""
+"""Publishing writes its rows into the DuckDB file itself (a checkpoint), so the next step does
+not pay for them; another connection mid-write defers it, as DuckDB does. Settings changed for a
+block of work are put back after it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from flows.warehouse.duckdb_blocks import NO_AUTOMATIC_CHECKPOINT, UNORDERED, settings_for_block
 from flows.warehouse.duckdb_warehouse import checkpoint
 
 
@@ -44,4 +47,20 @@ def test_a_writer_in_another_connection_defers_the_checkpoint_without_an_error(
     checkpoint(con)
     assert _wal_bytes(path) == 0
     assert con.execute("select count(*), min(i) from t").fetchone() == (1000, -1)
+    con.close()
+
+
+def test_a_block_puts_the_database_settings_back_even_when_it_fails(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    other = con.cursor()  # the settings are the database's: another connection sees them
+    query = (
+        "select current_setting('checkpoint_threshold'),"
+        " current_setting('preserve_insertion_order')"
+    )
+    before = other.execute(query).fetchall()
+    with settings_for_block(con, **NO_AUTOMATIC_CHECKPOINT, **UNORDERED):
+        assert other.execute(query).fetchall() == [("59.6 GiB", False)]
+    with pytest.raises(ZeroDivisionError), settings_for_block(con, **UNORDERED):
+        1 / 0  # noqa: B018
+    assert other.execute(query).fetchall() == before == [("16.0 MiB", True)]
     con.close()
