@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import yaml
 from dbt.cli.main import dbtRunner
 
 from flows.errors import ProjectError, step_failure
 from flows.project.identifiers import identifier
+from flows.project.parse_cache import parsed_manifest
 from flows.settings import Settings
 
 # --no-write-json: the pipeline reads results in memory; writing manifest.json and
@@ -58,63 +56,11 @@ def dbt_environment(settings: Settings) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-# dbt_project.yml's keys naming the folders dbt parses (each a list of paths).
-_PATH_KEYS = (
-    "model-paths",
-    "macro-paths",
-    "test-paths",
-    "seed-paths",
-    "analysis-paths",
-    "snapshot-paths",
-    "docs-paths",
-)
-# Manifests parsed in this process, by what they were parsed from; a few, the newest last.
-_MANIFESTS: dict[str, Any] = {}
-_KEEP = 4
-
-
-def _stats(path: Path) -> Iterator[str]:
-    """Name, size and modification time of path and every file under it (no file is read)."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return
-    yield f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
-    if path.is_dir():
-        for child in sorted(path.iterdir()):
-            yield from _stats(child)
-
-
-def _parsed_paths(project_dir: Path) -> list[Path]:
-    """The files and folders dbt reads when it parses the project."""
-    project_file = project_dir / "dbt_project.yml"
-    declared = yaml.safe_load(project_file.read_text()) or {}
-    folders = [p for key in _PATH_KEYS for p in declared.get(key) or ()]
-    files = ["dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml"]
-    return [project_dir / name for name in [*files, *folders]]
-
-
-def _parse_key(settings: Settings, parse_args: list[str]) -> str:
-    """Everything a parse depends on: the settings, the dbt and Sluice environment variables
-    (the profile reads them), the arguments and the state of every file dbt parses."""
-    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith(("SLUICE_", "DBT_")))
-    files = [line for name in _parsed_paths(settings.project_dir) for line in _stats(name)]
-    return json.dumps([settings.model_dump_json(), environment, parse_args, files])
-
-
 def _parse(settings: Settings, parse_args: list[str]) -> Any:
-    """The project's manifest: parsed once per process while none of its files changes, so a
-    second flow run in one process (a worker's, a backfill's retry) starts with no parse."""
-    key = _parse_key(settings, parse_args)
-    if key in _MANIFESTS:
-        _MANIFESTS[key] = _MANIFESTS.pop(key)  # the newest last
-        return _MANIFESTS[key]
+    """Parse the project (raise ProjectError when dbt cannot)."""
     result = dbtRunner().invoke(parse_args)
     if not result.success or result.result is None:
         raise ProjectError(f"dbt parse failed in {settings.project_dir}: {result.exception}")
-    _MANIFESTS[key] = result.result
-    while len(_MANIFESTS) > _KEEP:
-        _MANIFESTS.pop(next(iter(_MANIFESTS)))
     return result.result
 
 
@@ -140,7 +86,9 @@ class DbtProject:
         parse_args = ["parse", *QUIET, *self._common]
         if self.parse_vars:
             parse_args += ["--vars", json.dumps(self.parse_vars)]
-        self.manifest: Any = _parse(settings, parse_args)
+        self.manifest: Any = parsed_manifest(
+            settings.project_dir, parse_args, lambda: _parse(settings, parse_args)
+        )
 
     def invoke(self, args: list[str]) -> Any:
         """Run one dbt command in-process with the parsed manifest."""
