@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,20 @@ def apply_offline_defaults() -> None:
     """Set each default unless the caller already chose a value (call before importing prefect)."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def prepare_process() -> None:
+    """The offline defaults, and an end without the interpreter's last garbage collections.
+
+    Those collections walk every object dbt, Great Expectations and Prefect left: 1.7 s at the
+    end of each flow command on a quiet 2-core machine, 4 s on a busy one, after all its work
+    and output. Freezing the heap skips them: registered before any other exit handler of the
+    command, this runs after them all (the temporary server's stop, Prefect's and logging's
+    flushes); the memory goes back with the process, and a DuckDB file's commits are already
+    in its WAL.
+    """
+    apply_offline_defaults()
+    atexit.register(gc.freeze)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flows.cli import report_command
-from flows.cli.environment import apply_offline_defaults, without_heartbeats
+from flows.cli.environment import prepare_process, without_heartbeats
 from flows.cli.parser import build_parser
 from flows.dates import check_order
 from flows.errors import InvalidParameter, SluiceError, one_line
@@ -352,7 +352,7 @@ def unexpected(command: str, exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sluice` console script: one line and exit 1 on any error (exit 130
     on Ctrl-C), a traceback only with --debug or SLUICE_DEBUG=1."""
-    apply_offline_defaults()
+    prepare_process()
     args = build_parser(__doc__).parse_args(argv)
     try:
         return _dispatch(args)

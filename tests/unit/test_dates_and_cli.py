@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -13,6 +15,8 @@ from flows.cli.main import build_parser, main
 from flows.dates import date_range, parse_date
 from flows.errors import InputError, InvalidParameter
 from flows.sample.truth import DUMP_TABLES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NOV_1 = date(2026, 11, 1)
 
@@ -290,3 +294,35 @@ def test_flow_runs_of_a_command_send_no_heartbeats_unless_a_setting_asks(
     profile = SettingsContext.get().profile
     with SettingsContext(profile=profile, settings=Settings()), without_heartbeats():
         assert get_current_settings().flows.heartbeat_frequency == 60
+
+
+_CYCLE_AT_EXIT = """
+import sys
+from pathlib import Path
+from flows.cli.environment import prepare_process
+
+class Node:
+    def __del__(self):  # runs only if a collection frees the cycle
+        Path(sys.argv[1]).write_text("collected")
+
+if sys.argv[2] == "prepared":
+    prepare_process()
+node = Node()
+node.me = node  # a cycle: only the garbage collector frees it
+del node
+"""
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_commands_process_ends_without_a_last_garbage_collection(
+    tmp_path: Path, prepared: bool
+) -> None:
+    """The interpreter's teardown collects every cycle left (1.7 s after a flow command);
+    `sluice` skips that, after its exit handlers ran. A plain process still collects."""
+    marker = tmp_path / "marker"
+    argv = [str(marker), "prepared" if prepared else "plain"]
+    done = subprocess.run(
+        [sys.executable, "-c", _CYCLE_AT_EXIT, *argv], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert marker.exists() is not prepared
