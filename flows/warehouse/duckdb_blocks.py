@@ -6,6 +6,7 @@ connections of this process share them, so a block puts them back as they were.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,20 +15,27 @@ import duckdb
 from flows.project.identifiers import identifier
 
 
+def _set(con: duckdb.DuckDBPyConnection, values: dict[str, bool | str]) -> None:
+    for name, value in values.items():
+        con.execute(f"set {identifier(name, 'DuckDB setting')} = $value", {"value": value})
+
+
 @contextmanager
 def settings_for_block(con: duckdb.DuckDBPyConnection, **values: bool | str) -> Iterator[None]:
-    """Run the block with DuckDB settings `values` (name = value), then restore the old ones."""
+    """Run the block with DuckDB settings `values` (name = value), then restore the old ones
+    (when the block failed, an error restoring them does not hide the block's own)."""
     before: dict[str, bool | str] = {}
     for name in values:
         row = con.execute("select current_setting($name)", {"name": name}).fetchone()
-        before[identifier(name, "DuckDB setting")] = row[0] if row else ""
+        before[name] = row[0] if row else ""
     try:
-        for name, value in values.items():
-            con.execute(f"set {identifier(name, 'DuckDB setting')} = $value", {"value": value})
+        _set(con, values)
         yield
-    finally:
-        for name, value in before.items():
-            con.execute(f"set {identifier(name, 'DuckDB setting')} = $value", {"value": value})
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            _set(con, before)
+        raise
+    _set(con, before)
 
 
 # Copies that keep no row order (a table's rows have none: every reader orders or groups), so
