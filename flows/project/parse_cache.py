@@ -135,6 +135,14 @@ def _contents(manifest: Any) -> tuple[type, dict[str, Any]]:
     return type(manifest), {f.name: getattr(manifest, f.name) for f in fields if f.name[0] != "_"}
 
 
+def _age(path: Path) -> int:
+    """Modification time; 0 for a file another process removed meanwhile (two runs at once)."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
 def _save(folder: Path, key: str, manifest: Any) -> None:
     """Keep the manifest for the next process (atomically), and the newest few only."""
     try:
@@ -143,7 +151,7 @@ def _save(folder: Path, key: str, manifest: Any) -> None:
         partial.write_bytes(pickle.dumps(_contents(manifest), protocol=pickle.HIGHEST_PROTOCOL))
         partial.chmod(0o600)
         os.replace(partial, folder / f"{key}.pickle")
-        saved = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+        saved = sorted(folder.glob("*.pickle"), key=_age)
         for old in saved[:-_KEEP_ON_DISK]:
             old.unlink(missing_ok=True)
     except OSError as exc:  # a read-only project: the next process parses again

@@ -67,12 +67,18 @@ def test_a_new_process_on_another_warehouse_file_loads_the_saved_parse(
     assert parsed == [renamed.duckdb, other.duckdb]
 
 
-def test_a_saved_parse_another_user_could_write_is_not_loaded(tmp_path: Path) -> None:
+def test_a_saved_parse_another_user_could_write_is_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = copy_project(tmp_path / "project")
     settings = settings_at(project, tmp_path / "lake", tmp_path / "w.duckdb")
     first = DbtProject(settings).manifest
     [saved] = (project / "target" / "sluice-parse").glob("*.pickle")
     saved.chmod(0o666)
+    parsed: list[Path] = []
+    real = dbt_runner._parse
+    monkeypatch.setattr(dbt_runner, "_parse", lambda s, a: parsed.append(s.duckdb) or real(s, a))
     parse_cache._IN_PROCESS.clear()
     assert DbtProject(settings).manifest is not first  # parsed again, then saved privately
+    assert parsed == [settings.duckdb]
     assert saved.stat().st_mode & 0o777 == 0o600
