@@ -1,9 +1,11 @@
 """The DuckDB warehouse: one file, one writer at a time; every Sluice access to it but dbt's.
 
-It holds the one piece of glue to Great Expectations' SQL path on DuckDB: GX only keeps a
-persistent connection for the dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, results
-fetched after the connection went back to the pool come back empty and every expectation fails
-(tests/integration/test_gates.py fails if this stops working).
+It holds the glue to Great Expectations' SQL path on DuckDB: GX only keeps a persistent
+connection for the dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, results fetched
+after the connection went back to the pool come back empty and every expectation fails. That
+connection lives the whole run, so no read may stay open on it (`_autocommit_connection_class`):
+an open read kept DuckDB from checkpointing after a publish that replaced a table (tests in
+tests/integration/test_gates.py fail if either stops working).
 """
 
 from __future__ import annotations
@@ -68,6 +70,40 @@ def apply_duckdb_shim() -> None:
         )
 
 
+def _autocommit_connection_class() -> type:
+    """GX's DuckDB connection (duckdb_engine is imported with GX, so only when a gate runs).
+
+    A DuckDB connection's last statement keeps its transaction open until its result is read
+    to the end or another statement runs, and GX reads a count with one fetch: on the one
+    connection GX keeps for the run, that open read made every checkpoint after a publish that
+    replaced a table fail ("other write transactions active"). So each SQLAlchemy cursor is a
+    DuckDB cursor of its own, and closing it ends its read; and SQLAlchemy's implicit begin is
+    none: each statement is its own transaction, seeing what is committed when it runs.
+    """
+    from duckdb_engine import ConnectionWrapper, CursorWrapper
+
+    class _ClosingCursor(CursorWrapper):
+        def __init__(self, cursor: duckdb.DuckDBPyConnection, owner: Any) -> None:
+            super().__init__(cursor, owner)
+            self._own = cursor
+
+        def close(self) -> None:
+            self._own.close()
+
+    class _AutocommitConnection(ConnectionWrapper):
+        def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+            super().__init__(connection)
+            self._parent = connection
+
+        def begin(self) -> None:
+            """No transaction spans statements (GX only reads)."""
+
+        def cursor(self) -> Any:
+            return _ClosingCursor(self._parent.cursor(), self)
+
+    return _AutocommitConnection
+
+
 class DuckDBWarehouse:
     """A DuckDB warehouse file. Every connection uses DuckDB's default configuration, as dbt's
     and GX's do: DuckDB refuses connections of another configuration in the same process."""
@@ -125,14 +161,13 @@ class DuckDBWarehouse:
             )
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
-        from duckdb_engine import ConnectionWrapper
-
         apply_duckdb_shim()
         path = str(self.path)
+        connection = _autocommit_connection_class()
         context.data_sources.add_sql(
             name=name,
             connection_string=f"duckdb:///{path}",
-            kwargs={"creator": lambda: ConnectionWrapper(duckdb.connect(path))},
+            kwargs={"creator": lambda: connection(duckdb.connect(path))},
         )
 
     def quote(self, name: str) -> str:

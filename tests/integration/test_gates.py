@@ -354,6 +354,45 @@ def test_the_duckdb_shim_is_what_makes_gx_see_data(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_gx_holds_no_transaction_open_after_a_validation(tmp_path: Path) -> None:
+    """The gates' GX connection stays open for the whole run; a read transaction left open on
+    it kept DuckDB from writing a step's publish into the file (a replaced table made every
+    checkpoint fail with "other write transactions active" until a later gate)."""
+    import great_expectations as gx
+
+    from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    query(path, "create table t as select range as x from range(3)")
+    warehouse = DuckDBWarehouse(path)
+    context = gx.get_context(mode="ephemeral")
+    warehouse.add_gx_datasource(context, "warehouse")
+    source = context.data_sources.get("warehouse")
+
+    def rows_gx_counts(name: str) -> int:
+        batch = source.add_query_asset(name=name, query="select * from t")
+        suite = context.suites.add(
+            gx.ExpectationSuite(
+                name=name,
+                expectations=[gx.expectations.ExpectTableRowCountToBeBetween(min_value=0)],
+            )
+        )
+        run = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=name, data=batch.add_batch_definition_whole_table(name), suite=suite
+            )
+        ).run()
+        return int(run.results[0].result["observed_value"])
+
+    assert rows_gx_counts("before") == 3
+    with warehouse.connection() as con:  # publishing a whole table replaces it
+        con.execute("create or replace table t as select range as x from range(5)")
+        con.execute("checkpoint")
+    wal = path.with_name(path.name + ".wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the replaced table stayed in the WAL"
+    assert rows_gx_counts("after") == 5  # the next validation reads what is committed now
+
+
 # ---- a CTR above 1 in the marts -------------------------------------------------------------
 
 
