@@ -64,3 +64,31 @@ def test_a_block_puts_the_database_settings_back_even_when_it_fails(tmp_path: Pa
         1 / 0  # noqa: B018
     assert other.execute(query).fetchall() == before == [("16.0 MiB", True)]
     con.close()
+
+
+def test_a_read_on_the_gates_connection_ends_with_its_cursor(tmp_path: Path) -> None:
+    """GX's SQLAlchemy connection lives the whole run; a count read with one fetch must not
+    keep its statement open, or a replaced table cannot be checkpointed (the publish's rows
+    would wait in the WAL for a later step)."""
+    import sqlalchemy as sa
+
+    from flows.warehouse.duckdb_warehouse import _autocommit_connection_class
+
+    path = tmp_path / "w.duckdb"
+    setup = duckdb.connect(str(path))
+    setup.execute("create table t as select range as i from range(1000)")
+    setup.execute("create table d as select range as i from range(10)")
+    connection = _autocommit_connection_class()
+    engine = sa.create_engine(
+        "duckdb:///", creator=lambda: connection(duckdb.connect(str(path))),
+        poolclass=sa.StaticPool,
+    )  # fmt: skip
+    with engine.connect() as gx:  # held open, as GX holds its DuckDB connection
+        assert gx.execute(sa.text("select count(*) from t")).scalar() == 1000
+        assert gx.execute(sa.text("select i from t order by i")).fetchone() == (0,)
+        setup.execute("create or replace table d as select range as i from range(20)")
+        setup.execute("checkpoint")  # refused while a read of `gx` stays open
+        assert _wal_bytes(path) == 0
+        assert gx.execute(sa.text("select count(*) from d")).scalar() == 20
+    engine.dispose()
+    setup.close()
