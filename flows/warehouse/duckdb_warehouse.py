@@ -5,7 +5,8 @@ connection for the dialects in `_PERSISTED_CONNECTION_DIALECTS`; without it, res
 after the connection went back to the pool come back empty and every expectation fails. That
 connection lives the whole run, so no read may stay open on it (`_autocommit_connection_class`):
 an open read kept DuckDB from checkpointing after a publish that replaced a table (tests in
-tests/integration/test_gates.py fail if either stops working).
+tests/integration/test_gates.py and tests/unit/test_duckdb_checkpoint.py fail if either stops
+working).
 """
 
 from __future__ import annotations
