@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time as time_module
 import uuid
 from dataclasses import replace
@@ -48,6 +49,9 @@ class Gates:
         self.suites, self.unsuited = load_suites(project, project_dir)
         self.refs = ref_relations(project)
         self.flagged = False  # a check failed or warned since the last build_docs()
+        # GX's context is not thread-safe (adding an asset rebuilds the data source's list, and
+        # a validation looks its asset up by name): days landed side by side take turns at it
+        self._gx_turn = threading.RLock()
 
     def start(self) -> float:
         """Start Great Expectations (its import takes seconds); the seconds it took, 0 if it
@@ -55,7 +59,8 @@ class Gates:
         if "_context" in self.__dict__ or not self.suites:
             return 0.0
         began = time_module.perf_counter()
-        self._context  # noqa: B018  # creating the context is the point
+        with self._gx_turn:
+            self._context  # noqa: B018  # creating the context is the point
         return time_module.perf_counter() - began
 
     def layer_suites(self, layer: str) -> list[Suite]:
@@ -238,16 +243,6 @@ class Gates:
             expectations.append(
                 ExpectationConfiguration(**{**config, "kwargs": kwargs}).to_domain_obj()
             )
-        context = self._context
-        source = context.data_sources.get("warehouse")
-        name = f"{suite.name}@{first}_{last}@{run_id}@{uuid.uuid4().hex[:8]}"
-        batch = source.add_query_asset(name=name, query=batch_sql).add_batch_definition_whole_table(
-            "partition"
-        )
-        gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
-        )
         # BASIC, not COMPLETE: counts and observed values, and the failing rows' condition as
         # SQL (run only when a check fails, `_failing_rows`); COMPLETE also fetched every
         # failing value and key on every run, pass or fail: 197 statements for one DuckDB dwh
@@ -258,10 +253,21 @@ class Gates:
         }
         if suite.key:
             result_format["unexpected_index_column_names"] = list(suite.key)
-        try:
-            result = definition.run(expectation_parameters=params, result_format=result_format)
-        finally:  # GX rebuilds every asset of the data source whenever one is added
-            source.delete_asset(name)
+        name = f"{suite.name}@{first}_{last}@{run_id}@{uuid.uuid4().hex[:8]}"
+        with self._gx_turn:
+            context = self._context
+            source = context.data_sources.get("warehouse")
+            batch = source.add_query_asset(
+                name=name, query=batch_sql
+            ).add_batch_definition_whole_table("partition")
+            gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+            )
+            try:
+                result = definition.run(expectation_parameters=params, result_format=result_format)
+            finally:  # GX rebuilds every asset of the data source whenever one is added
+                source.delete_asset(name)
         checks, failing = [], []
         row_count = None
         for item in result.results:

@@ -781,3 +781,33 @@ def test_with_too_little_history_a_volume_drop_only_warns(clean: Build, tmp_path
         (small_day, "dwh", "staging.stg_app__events", VOLUME, "warning"),
     }
     assert table_checksums(warehouse, ("marts",))["marts.daily_kpis"][0] > 0
+
+
+def test_gates_of_days_landed_side_by_side_give_the_results_of_one_at_a_time(
+    clean: Build, tmp_path: Path
+) -> None:
+    """Landing runs days side by side where the warehouse takes several writers (BigQuery), and
+    each day's raw gate runs in its own thread on the one GX context: an asset another thread
+    added or deleted meanwhile made a validation fail with `LookupError: ... not found`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.warehouse.duckdb_warehouse import _AUDIT_DDL
+
+    warehouse, state = copy_build(clean, tmp_path / "build")
+    # where failing rows go exists, as after any failed check: DuckDB itself takes one writer,
+    # so its catalog is not what this test is about
+    query(warehouse, f"create schema if not exists audit; {_AUDIT_DDL}")
+    ws = Workspace.open(
+        settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    )
+
+    def outcome(day: date) -> list[tuple[str, str, bool, Any]]:
+        result = ws.gates.run(RAW_LAYER, day, f"side-by-side-{day}")
+        return sorted((c.suite, c.expectation, c.success, c.observed) for c in result.checks)
+
+    one_at_a_time = {day: outcome(day) for day in DAYS}
+    with ThreadPoolExecutor(len(DAYS)) as pool:
+        for _ in range(3):  # the race needs threads inside GX at the same moment
+            side_by_side = dict(zip(DAYS, pool.map(outcome, DAYS), strict=True))
+            assert side_by_side == one_at_a_time
+    assert all(one_at_a_time.values())
