@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from flows.errors import StepFailed, UnreadableFile, first_line
 from flows.lake.layout import Lake, LakeFile, literal_path
-from flows.lake.lines import line_batches
+from flows.lake.lines import line_batches, read_ahead
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
@@ -216,7 +216,7 @@ def _stage_file(
     table (line_number, line) per batch of a JSON-lines file, or None once a dump is staged
     whole in _sluice_dump."""
     if table.format == "jsonl":
-        for batch in line_batches(lake_file, max_bytes):
+        for batch in read_ahead(line_batches(lake_file, max_bytes)):
             numbers = np.arange(batch.first, batch.first + len(batch), dtype=np.int64)
             yield len(batch), pa.table({"line_number": pa.array(numbers), "line": batch.lines})
         return

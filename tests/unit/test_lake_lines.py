@@ -1,6 +1,6 @@
 """Reading a JSON-lines lake file streams it: exact physical lines and numbers across blocks,
-bytes kept as they are, a cap on the decompressed size, and memory that does not grow with the
-file."""
+bytes kept as they are, a cap on the decompressed size, memory that does not grow with the
+file, and the next block read while the last one is landed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import gzip
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 from flows.errors import UnreadableFile
 from flows.lake.layout import LakeFile
-from flows.lake.lines import line_batches
+from flows.lake.lines import line_batches, read_ahead
 
 
 def _file(path: Path, content: bytes, gz: bool) -> LakeFile:
@@ -80,10 +82,11 @@ _PEAK = """
 import resource, sys
 from pathlib import Path
 from flows.lake.layout import LakeFile
-from flows.lake.lines import line_batches
+from flows.lake.lines import line_batches, read_ahead
 path = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-lines = sum(len(b) for b in line_batches(LakeFile(path, path.name, path.stat().st_size, 0), 2**40))
+lake_file = LakeFile(path, path.name, path.stat().st_size, 0)
+lines = sum(len(b) for b in read_ahead(line_batches(lake_file, 2**40)))  # as landing reads
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(lines, (peak - before) // 1024)
 """
@@ -103,3 +106,42 @@ def test_memory_does_not_grow_with_the_decompressed_size(tmp_path: Path) -> None
     lines, grown_mib = map(int, done.stdout.split())
     assert lines == count // 10_000 * 10_000
     assert grown_mib < 96, f"peak memory grew by {grown_mib} MiB reading the file"
+
+
+def _readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sluice-read-ahead"]
+
+
+def test_read_ahead_makes_the_next_item_while_the_caller_holds_the_last() -> None:
+    second_made = threading.Event()
+
+    def items() -> Iterator[int]:
+        yield 1
+        second_made.set()
+        yield 2
+        raise UnreadableFile("cannot read lake file part-1.jsonl.gz: truncated")
+
+    got = []
+    with pytest.raises(UnreadableFile, match=re.escape("part-1.jsonl.gz: truncated")):
+        for item in read_ahead(items()):
+            if item == 1:  # the reader goes on while this item is being worked on
+                assert second_made.wait(timeout=60)
+            got.append(item)
+    assert got == [1, 2]  # in order, and the reader's error only after what it read before
+    assert _readers() == []
+
+
+def test_a_caller_that_stops_early_stops_the_reader_and_closes_its_file() -> None:
+    closed = threading.Event()
+
+    def items() -> Iterator[int]:
+        try:
+            yield from range(1_000)
+        finally:
+            closed.set()
+
+    ahead = read_ahead(items())
+    assert next(ahead) == 0
+    ahead.close()  # as when landing fails on the first batch
+    assert closed.is_set()
+    assert _readers() == []
