@@ -26,8 +26,9 @@ from flows.errors import UnreadableFile, first_line
 from flows.lake.layout import LakeFile
 
 # Bytes read (decompressed) per block: a batch holds the whole lines of about one block. Each
-# batch costs its statements' fixed costs: a 100k-line day landed in 0.45 s in 16 MiB blocks
-# against 0.50-0.54 s in 4 MiB ones (benchmarks/README.md, 2026-12-07).
+# batch pays its statements' fixed costs: with the next block read ahead, a 100k-line day
+# landed in 0.425-0.431 s in 8 MiB blocks, 0.405-0.439 s in 16 MiB ones (which hold more
+# memory), against 0.50-0.54 s in 4 MiB blocks read in turn (benchmarks/README.md, 2026-12-07).
 BLOCK_BYTES = 8 * 1024 * 1024
 
 T = TypeVar("T")
@@ -117,19 +118,21 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     stop = threading.Event()
 
     def read() -> None:
-        outcome: tuple[object, BaseException | None] = (_END, None)
+        error: BaseException | None = None
         try:
             for item in items:
                 handoff.put((item, None))
                 if stop.is_set():
-                    return
+                    break
         except BaseException as exc:  # handed to the caller's thread, raised there
-            outcome = (_END, exc)
-        finally:
+            error = exc
+        try:
             close = getattr(items, "close", None)
             if close is not None:
                 close()
-        handoff.put(outcome)
+        except BaseException as exc:
+            error = error or exc
+        handoff.put((_END, error))  # a caller that stopped takes it while it waits for this
 
     reader = threading.Thread(target=read, name="sluice-read-ahead", daemon=True)
     reader.start()

@@ -145,3 +145,32 @@ def test_a_caller_that_stops_early_stops_the_reader_and_closes_its_file() -> Non
     ahead.close()  # as when landing fails on the first batch
     assert closed.is_set()
     assert _readers() == []
+
+
+def test_an_error_closing_the_source_reaches_the_caller() -> None:
+    class Source(Iterator[int]):
+        def __init__(self) -> None:
+            self.left = [1]
+
+        def __next__(self) -> int:
+            if not self.left:
+                raise StopIteration
+            return self.left.pop()
+
+        def close(self) -> None:
+            raise UnreadableFile("cannot close lake file part-2.jsonl.gz")
+
+    got: list[object] = []
+
+    def consume() -> None:  # on a thread: a caller left waiting for ever fails, not hangs
+        try:
+            got.extend(read_ahead(Source()))
+        except UnreadableFile as exc:
+            got.append(exc)
+
+    caller = threading.Thread(target=consume, daemon=True)
+    caller.start()
+    caller.join(timeout=60)
+    assert not caller.is_alive(), "the caller still waits for the reader's end"
+    assert got[0] == 1 and str(got[1]) == "cannot close lake file part-2.jsonl.gz"
+    assert _readers() == []
