@@ -246,10 +246,14 @@ class Gates:
         # BASIC, not COMPLETE: counts and observed values, and the failing rows' condition as
         # SQL (run only when a check fails, `_failing_rows`); COMPLETE also fetched every
         # failing value and key on every run, pass or fail: 197 statements for one DuckDB dwh
-        # gate against 161, and each is a billed query on BigQuery.
+        # gate against 161, and each is a billed query on BigQuery. No sample of failing
+        # values either (GX's partial list, 20 by default, fetched even when the check passes
+        # and never read here): with a limit of 0 DuckDB answers without scanning, where the
+        # uniqueness sample of a 1M-events-a-day window took 0.47 s.
         result_format: dict[str, Any] = {
             "result_format": "BASIC",
             "return_unexpected_index_query": True,
+            "partial_unexpected_count": 0,
         }
         if suite.key:
             result_format["unexpected_index_column_names"] = list(suite.key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -605,6 +606,77 @@ def test_a_batchs_gates_run_each_distinct_validation_once_with_each_days_results
     # and no validation leaves its query asset behind: GX rebuilds every asset of the data
     # source whenever one is added, so a long backfill's gates would slow down day after day
     assert ws.gates._context.data_sources.get("warehouse").assets == []
+
+
+def _sample_limits(sent: list[tuple[str, Any]]) -> list[int]:
+    """The row limit of every statement GX sent that fetches a sample (LIMIT n, bound or
+    literal)."""
+    limits = []
+    for statement, parameters in sent:
+        for found in re.finditer(r"\bLIMIT\s+(\$(\d+)|\d+)", statement, re.IGNORECASE):
+            if found.group(2):
+                limits.append(int(list(parameters)[int(found.group(2)) - 1]))
+            else:
+                limits.append(int(found.group(1)))
+    return limits
+
+
+def test_a_gate_fetches_no_sample_of_failing_values_yet_counts_and_keeps_every_failing_row(
+    clean: Build, tmp_path: Path
+) -> None:
+    """GX fetched a sample of 20 failing values for every map check, passing or not, which
+    nothing here reads: a full second scan for a uniqueness check. A passing gate now asks for
+    none, and a failing one still counts its rows and keeps every one (the relationship check
+    too, an anti-join now)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    warehouse, state = copy_build(clean, tmp_path)
+    ws = Workspace.open(
+        settings_at(clean.settings.project_dir, clean.settings.lake, warehouse, state)
+    )
+    day = DAYS[-1]
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    event.listen(Engine, "before_cursor_execute", record)  # every engine GX makes
+    try:
+        passed = ws.gates.run("dwh", day, "clean")
+        passed_limits = _sample_limits(sent)
+        [(event_id,)] = query(
+            warehouse, "select min(event_id) from dwh.fct_events where event_date = $d", {"d": day}
+        )
+        for copy in (  # an event of a user nobody knows, and a second copy of an event
+            "select * replace ('orphan-event' as event_id, 'no-such-user' as user_id)",
+            "select * replace ('no-such-user' as user_id)",
+        ):
+            query(
+                warehouse,
+                f"insert into dwh.fct_events {copy} from dwh.fct_events where event_id = $e",
+                {"e": event_id},
+            )
+        sent.clear()
+        failed = ws.gates.run("dwh", day, "damaged")
+        failed_limits = _sample_limits(sent)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+    assert passed.checks and not passed.blocking and not passed.warnings
+    assert len(passed_limits) >= 5 and set(passed_limits) == {0}, passed_limits
+    assert failed_limits and set(failed_limits) == {0}, failed_limits
+    failing = {(c.suite, c.expectation, c.column): c for c in failed.checks if not c.success}
+    unique = failing["dwh.fct_events", "expect_column_values_to_be_unique", "event_id"]
+    assert (unique.severity, unique.unexpected_count) == ("critical", 2)
+    orphans = failing["dwh.fct_events", "unexpected_rows_expectation", None]
+    assert (orphans.severity, orphans.observed) == ("warning", 2)
+    kept: dict[str, list[str]] = {}
+    for row in audit_failures(warehouse):
+        if row[0] == "damaged" and row[3] == "dwh.fct_events":
+            kept.setdefault(row[4], []).append(row[-1]["event_id"])
+    assert sorted(kept["expect_column_values_to_be_unique"]) == [event_id, event_id]
+    assert sorted(kept["unexpected_rows_expectation"]) == sorted([event_id, "orphan-event"])
 
 
 # ---- a duplicate key in the DWH -------------------------------------------------------------
