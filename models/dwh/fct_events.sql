@@ -43,12 +43,31 @@ landed_events as (
         line_number
     from {{ ref('stg_app__events') }}
     where {{ in_window('landed_date', upstream='stg_app__events') }}
+),
+
+-- Events with a copy landed before the run's first lake day (a copy the rule below keeps):
+-- that copy or an earlier one is their first, and it is final, so the run writes none of
+-- their rows (none in a full build).
+decided_earlier as (
+    select event_id
+    from landed_events
+    where
+        event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
+        and event_id is not null
+        and {{ before_window_floor() }}
+),
+
+undecided_copies as (
+    select landed_events.*
+    from landed_events
+    where landed_events.event_id not in (select decided_earlier.event_id from decided_earlier)
 )
 
 -- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
 -- here keeps a full rebuild equal to the windowed runs even if one slipped through. The first
 -- copy of an event by lake day, file and line wins; the window's dates are kept only after
--- that choice, so a later copy with another date never stands in for it.
+-- that choice, so a later copy with another date never stands in for it. The events decided
+-- earlier are left out first, so the choice ranks copies of the run's lake days only.
 select
     event_id,
     event_type,
@@ -66,7 +85,7 @@ select
     landed_date,
     source_file,
     line_number
-from landed_events
+from undecided_copies
 where
     event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
     and event_id is not null
