@@ -1,4 +1,5 @@
-"""`python -m benchmarks`: every bench_*.py in its own process, sharing one Prefect server."""
+"""`python -m benchmarks [bench_NAME ...]`: every bench_*.py (or those named) in its own
+process, sharing one Prefect server."""
 
 from __future__ import annotations
 
@@ -25,11 +26,25 @@ FIRST = (
 )
 
 
-def main() -> int:
+def scripts_to_run(names: list[str]) -> list[str]:
+    """The bench_*.py scripts named (all without names), in running order; ValueError naming
+    any name that is not one."""
+    found = sorted(p.stem for p in harness.BENCH_DIR.glob("bench_*.py"))
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        raise ValueError(f"no such benchmark: {', '.join(unknown)} (known: {', '.join(found)})")
+    ordered = [s for s in FIRST if s in found] + [s for s in found if s not in FIRST]
+    return [s for s in ordered if s in names] if names else ordered
+
+
+def main(names: list[str]) -> int:
+    try:
+        scripts = scripts_to_run(names)
+    except ValueError as exc:
+        harness.log(str(exc))
+        return 2
     harness.offline_environment()
     harness.WORK.mkdir(parents=True, exist_ok=True)
-    found = sorted(p.stem for p in harness.BENCH_DIR.glob("bench_*.py"))
-    scripts = [s for s in FIRST if s in found] + [s for s in found if s not in FIRST]
     began = time.perf_counter()
     failed = []
     with harness.prefect_server():
@@ -45,4 +60,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
