@@ -23,7 +23,9 @@
 
 with
 
-landed_events as (
+-- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
+-- here keeps a full rebuild equal to the windowed runs even if one slipped through.
+valid_copies as (
     select
         event_id,
         event_type,
@@ -42,32 +44,23 @@ landed_events as (
         source_file,
         line_number
     from {{ ref('stg_app__events') }}
-    where {{ in_window('landed_date', upstream='stg_app__events') }}
+    where
+        {{ in_window('landed_date', upstream='stg_app__events') }}
+        and event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
+        and event_id is not null
 ),
 
--- Events with a copy landed before the run's first lake day (a copy the rule below keeps):
--- that copy or an earlier one is their first, and it is final, so the run writes none of
--- their rows (none in a full build).
+-- Events with a copy landed before the run's first lake day: that copy or an earlier one is
+-- their first, and it is final, so the run writes none of their rows (none in a full build).
 decided_earlier as (
     select event_id
-    from landed_events
-    where
-        event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
-        and event_id is not null
-        and {{ before_window_floor() }}
-),
-
-undecided_copies as (
-    select landed_events.*
-    from landed_events
-    where landed_events.event_id not in (select decided_earlier.event_id from decided_earlier)
+    from valid_copies
+    where {{ before_window_floor() }}
 )
 
--- Landing quarantines events outside [landed_date - L, landed_date]; applying the same rule
--- here keeps a full rebuild equal to the windowed runs even if one slipped through. The first
--- copy of an event by lake day, file and line wins; the window's dates are kept only after
--- that choice, so a later copy with another date never stands in for it. The events decided
--- earlier are left out first, so the choice ranks copies of the run's lake days only.
+-- The first copy of an event by lake day, file and line wins; the window's dates are kept only
+-- after that choice, so a later copy with another date never stands in for it. The events
+-- decided earlier are left out first, so the choice ranks copies of the run's lake days only.
 select
     event_id,
     event_type,
@@ -85,10 +78,8 @@ select
     landed_date,
     source_file,
     line_number
-from undecided_copies
-where
-    event_date between {{ add_days('landed_date', -lateness_days) }} and landed_date
-    and event_id is not null
+from valid_copies
+where event_id not in (select decided_earlier.event_id from decided_earlier)
 qualify
     row_number() over (
         partition by event_id

@@ -66,7 +66,7 @@ from (
     select
         event_id, event_type, event_at, event_date, user_id, session_id, platform, job_id,
         algorithm, slot, ab_test_id, pattern_id, app_version, landed_date, source_file, line_number
-    from landed_events
+    from valid_copies
     where
         event_date between {{{{ add_days('landed_date', -lateness_days) }}}} and landed_date
         and event_id is not null
