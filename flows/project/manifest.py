@@ -42,7 +42,8 @@ class ModelTable:
     cluster_by: tuple[str, ...] = ()
     published_schema: str = ""
     # Publishing moves the window out of the build copy, which then holds only days in flight:
-    # raw tables, which nothing reads there (dbt reads the published raw).
+    # raw tables, which nothing reads there (dbt reads the published raw). On DuckDB both are
+    # views of one store of loads (warehouse/duckdb_raw.py): the move copies no row.
     moves: bool = False
 
     @property

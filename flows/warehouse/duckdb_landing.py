@@ -26,30 +26,16 @@ from flows.project.identifiers import identifier
 from flows.project.lake_tables import FieldRule, LakeTable
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.warehouse.duckdb_blocks import NO_AUTOMATIC_CHECKPOINT, settings_for_block, transaction
+from flows.warehouse.duckdb_raw import (
+    STORE_SCHEMA,
+    clear_pending,
+    ensure_raw_tables,
+    record_pending,
+)
 from flows.warehouse.records import PartitionLanding, TableLanding
 
 log = logging.getLogger(__name__)
 
-_RAW_DDL = """
-create table if not exists {schema}.{table} (
-    dt date not null,
-    source_file varchar not null,
-    line_number bigint not null,
-    payload json not null,
-    loaded_at timestamp not null,
-    load_id varchar not null
-)"""
-_QUARANTINE_DDL = """
-create table if not exists {schema}.quarantine (
-    dt date not null,
-    source_table varchar not null,
-    source_file varchar not null,
-    line_number bigint not null,
-    raw_line varchar,
-    reason varchar not null,
-    loaded_at timestamp not null,
-    load_id varchar not null
-)"""
 # What is classified, a batch at a time (line_number, text, raw_line): a batch of lines of a
 # JSON-lines file, which DuckDB reads from the Python variable _sluice_lines of the function that
 # runs the statement (registering it instead would keep every batch alive until the transaction
@@ -83,17 +69,6 @@ _NOT_AN_OBJECT = (
 )
 
 
-def ensure_raw_tables(
-    con: duckdb.DuckDBPyConnection, tables: tuple[LakeTable, ...], schema: str = RAW_SCHEMA
-) -> None:
-    """Create a raw schema, its tables and the quarantine if they do not exist."""
-    schema = identifier(schema, "raw schema")
-    con.execute(f"create schema if not exists {schema}")
-    for table in tables:
-        con.execute(_RAW_DDL.format(schema=schema, table=identifier(table.name, "raw table")))
-    con.execute(_QUARANTINE_DDL.format(schema=schema))
-
-
 def land_partition(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -103,16 +78,23 @@ def land_partition(
     lateness_days: int,
     load_id: str,
     schema: str = RAW_SCHEMA,
+    store: bool = False,
 ) -> PartitionLanding:
-    """Replace lake day `dt` of every raw table and the quarantine in `schema` (the pipeline
-    lands into the audit schema, published once the raw gate passed); all or nothing."""
-    schema = identifier(schema, "raw schema")
+    """Replace lake day `dt` of every raw table and the quarantine in `schema`; all or nothing.
+    With store, land into the store of loads instead (duckdb_raw.py): the day's published load
+    stays beside the new one, which is recorded as pending."""
+    schema = STORE_SCHEMA if store else identifier(schema, "raw schema")
     with lake.fetch(tables, dt) as files:  # refuses incomplete days; a bucket's are copied
         ensure_raw_tables(con, tables, schema)
         con.execute("set TimeZone = 'UTC'")
-        # The day stays in the WAL: publishing, which moves it out of the audit schema, writes
-        # it into the file (checkpoint) once; a refused day reaches it at a later checkpoint.
+        # The day's rows stay in the WAL until a checkpoint: the pipeline's landing makes one
+        # right after (DuckDBWarehouse.land), so writing the day into the file is landing's
+        # cost, once; publishing copies no row.
         with settings_for_block(con, **NO_AUTOMATIC_CHECKPOINT), transaction(con):
+            if store:  # the day's earlier pending load goes (its published one stays)
+                clear_pending(con, dt)
+            else:
+                _clear_day(con, schema, tables, dt)
             results = tuple(
                 _land_table(
                     con,
@@ -126,7 +108,23 @@ def land_partition(
                 )
                 for table in tables
             )
+            if store:
+                record_pending(con, dt, load_id)
     return PartitionLanding(dt, results)
+
+
+def _clear_day(
+    con: duckdb.DuckDBPyConnection, schema: str, tables: tuple[LakeTable, ...], dt: date
+) -> None:
+    """Delete lake day dt from plain raw tables `tables` of `schema` and from its quarantine."""
+    quarantine = identifier(QUARANTINE, "raw table")
+    for table in tables:
+        name = identifier(table.name, "raw table")
+        con.execute(f"delete from {schema}.{name} where dt = $dt", {"dt": dt})
+        con.execute(
+            f"delete from {schema}.{quarantine} where dt = $dt and source_table = $table",
+            {"dt": dt, "table": name},
+        )
 
 
 def _land_table(
@@ -141,11 +139,6 @@ def _land_table(
 ) -> TableLanding:
     name = identifier(table.name, "raw table")
     quarantine = identifier(QUARANTINE, "raw table")
-    con.execute(f"delete from {schema}.{name} where dt = $dt", {"dt": dt})
-    con.execute(
-        f"delete from {schema}.{quarantine} where dt = $dt and source_table = $table",
-        {"dt": dt, "table": name},
-    )
     source = _LINES if table.format == "jsonl" else _DUMP
     classify_sql, params = _classification(table, dt, lateness_days, source)
     lines = landed = 0
@@ -157,8 +150,10 @@ def _land_table(
             )
     rows = con.execute(
         f"""select reason, count(*) from {schema}.{quarantine}
-        where dt = $dt and source_table = $table group by reason order by reason""",
-        {"dt": dt, "table": name},
+        where dt = $dt and source_table = $table and load_id = $load_id
+            and loaded_at = now()::timestamp
+        group by reason order by reason""",
+        {"dt": dt, "table": name, "load_id": load_id},
     ).fetchall()
     quarantined = {str(reason): int(n) for reason, n in rows}
     if landed + sum(quarantined.values()) != lines:

@@ -18,6 +18,7 @@ from flows.errors import ProjectError
 from flows.project.identifiers import identifier
 from flows.project.manifest import ModelTable
 from flows.warehouse.duckdb_blocks import UNORDERED, settings_for_block, transaction
+from flows.warehouse.duckdb_raw import publish_loads
 
 _TYPE = re.compile(r"^[A-Za-z0-9_(), \[\]]+$")
 
@@ -101,9 +102,13 @@ def publish_tables(
     """Copy every table's window for lake days first..last from its build schema to its
     published one (restore: back) in one transaction; the statements run."""
     statements = 0
-    if restore:  # a raw table's build copy holds days in flight only: nothing to put back
-        tables = [table for table in tables if not table.moves]
+    moved = [table for table in tables if table.moves]
+    # Raw tables are views of the store of loads (duckdb_raw.py): publishing marks their days'
+    # loads published, and restoring has nothing to put back (refused loads stay pending).
+    tables = [table for table in tables if not table.moves]
     with settings_for_block(con, **UNORDERED), transaction(con):
+        if moved and not restore:
+            statements += publish_loads(con, first, last)
         catalog = _catalog(con, {s for t in tables for s in (t.schema, t.published[0])})
         for schema in sorted({t.schema if restore else t.published[0] for t in tables}):
             con.execute(f'create schema if not exists "{identifier(schema, "schema")}"')
@@ -113,11 +118,4 @@ def publish_tables(
             source, target = (public, build) if restore else (build, public)
             floor = table.window.floor(first)
             statements += _copy_window(con, table, source, target, window, floor, catalog)
-            if table.moves and table.partition_column:
-                column = identifier(table.partition_column, "column")
-                con.execute(
-                    f'delete from {_relation(*build)} where "{column}" between $first and $last',
-                    {"first": window[0], "last": window[1]},
-                )
-                statements += 1
     return statements

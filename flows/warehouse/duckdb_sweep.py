@@ -10,6 +10,7 @@ import duckdb
 from flows.project.identifiers import identifier
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.settings import RetentionSettings
+from flows.warehouse.duckdb_raw import STORE_SCHEMA, old_quarantine_rows
 from flows.warehouse.interface import AUDIT_SCHEMA
 from flows.warehouse.records import Sweep
 
@@ -66,6 +67,8 @@ def sweep_warehouse(
     """What the janitor finds (or, with apply, deletes) in a DuckDB warehouse."""
     audit_cutoff = (now - timedelta(days=retention.audit_days)).replace(tzinfo=None)
     quarantine_cutoff = (now - timedelta(days=retention.quarantine_days)).date()
+    # the pipeline's quarantine is a view of the store (duckdb_raw.py): its published rows go
+    stored = _table_type(con, STORE_SCHEMA, QUARANTINE) is not None
     sweeps = [
         Sweep(
             "audit.gate_failures rows",
@@ -77,7 +80,9 @@ def sweep_warehouse(
             "raw.quarantine rows",
             f"warehouse {RAW_SCHEMA}.{QUARANTINE}",
             f"lake days more than {retention.quarantine_days} days ago",
-            _old_rows(con, RAW_SCHEMA, QUARANTINE, "dt", quarantine_cutoff, apply),
+            old_quarantine_rows(con, quarantine_cutoff, apply)
+            if stored
+            else _old_rows(con, RAW_SCHEMA, QUARANTINE, "dt", quarantine_cutoff, apply),
         ),
     ]
     unused = _unused_audit_relations(con, audit_schemas, built)

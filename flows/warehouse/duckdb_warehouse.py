@@ -24,11 +24,13 @@ from flows.errors import WarehouseBusy, one_line
 from flows.lake.layout import Lake
 from flows.project.identifiers import identifier
 from flows.project.lake_tables import LakeTable
-from flows.project.manifest import ModelTable
+from flows.project.manifest import AUDIT_SUFFIX, RAW_SCHEMA, ModelTable
 from flows.settings import RetentionSettings
 from flows.state.store import StateStore
-from flows.warehouse.duckdb_landing import ensure_raw_tables, land_partition
+from flows.warehouse.duckdb_blocks import transaction
+from flows.warehouse.duckdb_landing import land_partition
 from flows.warehouse.duckdb_publish import publish_tables
+from flows.warehouse.duckdb_raw import ensure_raw_store, publish_loads
 from flows.warehouse.duckdb_sweep import sweep_warehouse
 from flows.warehouse.interface import AUDIT_SCHEMA, OpsMirror
 from flows.warehouse.logical_size import Dialect, Sizes, SizesByDate, size_sql
@@ -155,11 +157,17 @@ class DuckDBWarehouse:
         load_id: str,
         schema: str,
     ) -> PartitionLanding:
-        with self.connection() as con:
-            ensure_raw_tables(con, tables)  # where the day is published (with its constraints)
-            return land_partition(
-                con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, schema=schema
+        straight = schema == RAW_SCHEMA  # landed where it is published: no gate between
+        with self.connection() as con:  # raw and the pending schema are views of the store
+            ensure_raw_store(con, tables, pending=RAW_SCHEMA + AUDIT_SUFFIX if straight else schema)
+            landed = land_partition(
+                con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, store=True
             )
+            if straight:
+                with transaction(con):
+                    publish_loads(con, dt, dt)
+            checkpoint(con)  # the day is written into the file here, once: publishing copies none
+            return landed
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
         apply_duckdb_shim()

@@ -79,7 +79,8 @@ class Warehouse(Protocol):
         load_id: str,
         schema: str,
     ) -> PartitionLanding:
-        """Replace lake day dt in the raw tables and the quarantine of `schema`."""
+        """Replace lake day dt in the raw tables and the quarantine of `schema` (the audit
+        schema, published once the raw gate passed; raw itself: published at once)."""
         ...
 
     def add_gx_datasource(self, context: Any, name: str) -> None:
@@ -144,7 +145,8 @@ class Warehouse(Protocol):
         it is published (whole tables without a partition column), by column name, all or
         nothing where the warehouse allows; restore: the other way, so the build copy drops
         what nobody accepted. A raw table's build copy only holds days in flight: publishing
-        moves them. The statements it ran."""
+        moves them (on DuckDB both are views of one store: publishing marks the day's load
+        published, copying nothing). The statements it ran."""
         ...
 
     def sweep(

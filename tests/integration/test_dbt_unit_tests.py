@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from flows.pipeline.workspace import Workspace
-from flows.warehouse.duckdb_landing import ensure_raw_tables
+from flows.warehouse.duckdb_raw import ensure_raw_tables
 from tests.support import copy_project, settings_at
 
 DBT = str(Path(sys.executable).with_name("dbt"))

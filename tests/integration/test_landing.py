@@ -6,7 +6,7 @@ import gzip
 import re
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 
 from flows.errors import PartitionIncomplete, UnreadableFile
 from flows.lake.folder import FolderLake
+from flows.settings import RetentionSettings
 from flows.warehouse.duckdb_landing import land_partition
 from flows.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests.support import START, lake_days, table_checksums, truth
@@ -268,40 +269,177 @@ def _used_blocks_and_wal_bytes(con: duckdb.DuckDBPyConnection, path: Path) -> tu
     return int(used), wal.stat().st_size if wal.exists() else 0
 
 
-def test_a_landed_day_is_written_into_the_file_once_when_it_is_published(
+def test_a_landed_day_is_written_into_the_file_once_by_landing_and_publishing_copies_no_row(
     project: Any, lake: Path, tmp_path: Path
 ) -> None:
-    """The raw step lands the day into raw_audit, where it stays in the WAL; publishing moves
-    it into raw and writes it into the file, so the audit copy never costs a write to the file.
-    `held` is a connection open meanwhile, as the gates' is in a run (closing the database's
-    last connection checkpoints)."""
+    """The raw step lands the day into the store of loads (written into the file then), where
+    raw_audit shows it; publishing marks its load published, so raw shows the same stored rows
+    and the file grows by no copy of them. `held` is a connection open meanwhile, as the gates'
+    is in a run (closing the database's last connection checkpoints)."""
     path = tmp_path / "w.duckdb"
     warehouse = DuckDBWarehouse(path)
     warehouse.identity(create=True)
     held = duckdb.connect(str(path))
+    counts = """select (select count(*) from raw.events), (select count(*) from raw.quarantine),
+        (select count(*) from raw_audit.events), (select count(*) from raw_store.events),
+        (select count(*) from raw_store.quarantine)"""
     try:
         empty, _ = _used_blocks_and_wal_bytes(held, path)
-        landing = warehouse.land(
-            FolderLake(lake),
-            project.lake_tables,
-            START,
-            lateness_days=project.lateness_days,
-            load_id="test",
-            schema="raw_audit",
-        )
-        blocks, wal = _used_blocks_and_wal_bytes(held, path)
-        assert (blocks, wal > 0) == (empty, True), "landing wrote the audit copy into the file"
+        landing = _land_day(warehouse, project, lake, "test")
+        landed_blocks, wal = _used_blocks_and_wal_bytes(held, path)
+        assert wal == 0 and landed_blocks > empty, "landing left the day out of the file"
+        [before] = held.execute(counts).fetchall()
         raw = [replace(t, schema="raw_audit") for t in project.tables("raw")]
         warehouse.publish(raw, START, START)
         blocks, wal = _used_blocks_and_wal_bytes(held, path)
-        assert wal == 0 and blocks > empty
-        [counted] = held.execute(
-            """select (select count(*) from raw.events), (select count(*) from raw.quarantine),
-                (select count(*) from raw_audit.events)"""
-        ).fetchall()
+        assert wal == 0 and blocks <= landed_blocks + 1, "publishing wrote the day again"
+        [counted] = held.execute(counts).fetchall()
     finally:
         held.close()
     events = next(t for t in landing.tables if t.table == "events")
     quarantined = sum(n for t in landing.tables for n in t.quarantined.values())
-    assert counted == (events.landed, quarantined, 0)
+    assert before == (0, 0, events.landed, events.landed, quarantined)
+    assert counted == (events.landed, quarantined, 0, events.landed, quarantined)
     assert events.landed == truth(lake, START)["lake"]["events"]["valid_lines"]
+
+
+def _land_day(
+    warehouse: DuckDBWarehouse,
+    project: Any,
+    lake: Path,
+    load_id: str,
+    schema: str = "raw_audit",
+    day: date = START,
+) -> Any:
+    """The pipeline's landing of a lake day (into the store of loads), pending in `schema`."""
+    return warehouse.land(
+        FolderLake(lake),
+        project.lake_tables,
+        day,
+        lateness_days=project.lateness_days,
+        load_id=load_id,
+        schema=schema,
+    )
+
+
+def _raw_day(held: duckdb.DuckDBPyConnection, schema: str, day: date) -> tuple[int, int, str]:
+    """(events rows, quarantine rows, the load ids) of a lake day in raw or raw_audit."""
+    [row] = held.execute(
+        f"""select (select count(*) from {schema}.events where dt = $d),
+            (select count(*) from {schema}.quarantine where dt = $d),
+            (select coalesce(string_agg(distinct load_id, ',' order by load_id), '')
+             from {schema}.events where dt = $d)""",
+        {"d": day},
+    ).fetchall()
+    return int(row[0]), int(row[1]), str(row[2])
+
+
+def test_a_published_day_stays_as_it_is_until_its_new_load_is_published(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    """Landing a published day again puts the new load beside it, pending: raw shows the old
+    load until publishing swaps them; a refused load is replaced by the next landing."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    raw = [replace(t, schema="raw_audit") for t in project.tables("raw")]
+
+    def land(load_id: str) -> int:
+        landing = _land_day(warehouse, project, lake, load_id)
+        return next(t.landed for t in landing.tables if t.table == "events")
+
+    landed = land("first")
+    warehouse.publish(raw, START, START)
+    with warehouse.connection() as held:
+        published = _raw_day(held, "raw", START)
+        assert published[0] == landed and published[2] == "first"
+    for load_id in ("refused", "second"):  # "refused" is never published
+        assert land(load_id) == landed
+        with warehouse.connection() as held:
+            assert _raw_day(held, "raw", START) == published
+            assert _raw_day(held, "raw_audit", START) == (*published[:2], load_id)
+            [stored] = held.execute("select count(*) from raw_store.events").fetchall()
+            assert stored == (2 * landed,)
+    warehouse.publish(raw, START, START)
+    with warehouse.connection() as held:
+        assert _raw_day(held, "raw", START) == (*published[:2], "second")
+        assert _raw_day(held, "raw_audit", START) == (0, 0, "")
+        assert held.execute("select count(*) from raw_store.events").fetchall() == [(landed,)]
+        loads = held.execute("select dt, load_id, state from sluice_meta.raw_loads").fetchall()
+        assert loads == [(START, "second", "published")]
+
+
+def test_raw_tables_written_before_the_store_move_into_it_with_their_loads(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    """A warehouse of plain raw tables (a published day in raw, a refused one in raw_audit)
+    keeps every row when its first landing moves them into the store."""
+    path = tmp_path / "w.duckdb"
+    second, third = lake_days()[1], lake_days()[2]
+    con = duckdb.connect(str(path))
+    for day, schema in ((START, "raw"), (second, "raw_audit")):
+        land_partition(
+            con,
+            FolderLake(lake),
+            project.lake_tables,
+            day,
+            lateness_days=project.lateness_days,
+            load_id=f"old-{schema}",
+            schema=schema,
+        )
+    before = {s: _raw_day(con, s, d) for s, d in (("raw", START), ("raw_audit", second))}
+    con.close()
+    sums = table_checksums(path, ("raw",))
+    warehouse = DuckDBWarehouse(path)
+    _land_day(warehouse, project, lake, "new", day=third)
+    assert table_checksums(path, ("raw",)) == sums
+    with warehouse.connection() as held:
+        kinds = held.execute(
+            """select distinct table_type from information_schema.tables
+            where table_schema in ('raw', 'raw_audit')"""
+        ).fetchall()
+        assert kinds == [("VIEW",)]
+        assert _raw_day(held, "raw", START) == before["raw"]
+        assert _raw_day(held, "raw_audit", second) == before["raw_audit"]
+        assert _raw_day(held, "raw_audit", third)[2] == "new"
+    warehouse.publish([replace(t, schema="raw_audit") for t in project.tables("raw")], third, third)
+    with warehouse.connection() as held:
+        assert _raw_day(held, "raw", START) == before["raw"]
+        assert _raw_day(held, "raw", third)[2] == "new"
+        assert _raw_day(held, "raw_audit", second) == before["raw_audit"]
+
+
+def test_landing_straight_into_raw_publishes_the_day(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    """A landing into raw itself (a reference build: no gate between) is published at once."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    for load_id in ("first", "again"):
+        landing = _land_day(warehouse, project, lake, load_id, schema="raw")
+    events = next(t for t in landing.tables if t.table == "events")
+    quarantined = sum(n for t in landing.tables for n in t.quarantined.values())
+    with warehouse.connection() as held:
+        assert _raw_day(held, "raw", START) == (events.landed, quarantined, "again")
+        assert _raw_day(held, "raw_audit", START) == (0, 0, "")
+
+
+def test_the_janitor_deletes_old_published_quarantine_rows_and_keeps_a_refused_loads(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    for load_id, schema in (("published", "raw"), ("refused", "raw_audit")):
+        _land_day(warehouse, project, lake, load_id, schema=schema)
+    with warehouse.connection() as held:
+        published, refused = _raw_day(held, "raw", START), _raw_day(held, "raw_audit", START)
+    assert published[1] == refused[1] > 0
+    later = datetime.combine(START + timedelta(days=2), time(), tzinfo=UTC)
+    for apply in (False, True):
+        sweeps = warehouse.sweep(
+            RetentionSettings(quarantine_days=1),
+            later,
+            apply=apply,
+            audit_schemas=frozenset(),
+            built=set(),
+        )
+        assert {s.what: s.count for s in sweeps}["raw.quarantine rows"] == published[1]
+    with warehouse.connection() as held:
+        assert _raw_day(held, "raw", START) == (published[0], 0, "published")
+        assert _raw_day(held, "raw_audit", START) == refused
