@@ -24,7 +24,9 @@ from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.warehouse.duckdb_blocks import transaction
 
 STORE_SCHEMA = "raw_store"
-PENDING, PUBLISHED, REPLACED = "pending", "published", "replaced"
+PENDING = "pending"
+PUBLISHED = "published"
+REPLACED = "replaced"
 
 _RAW_COLUMNS = "dt, source_file, line_number, payload, loaded_at, load_id"
 _QUARANTINE_COLUMNS = (
@@ -60,11 +62,8 @@ create table if not exists sluice_meta.raw_loads (
 # A store row `t` of a load in state $state (views take no parameters: they spell the state).
 _IN_STATE = """exists (select 1 from sluice_meta.raw_loads as l where l.state = $state
     and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
-_PUBLISHED_ROWS = """select * from {store}.{table} as t where exists (
-    select 1 from sluice_meta.raw_loads as l where l.state = 'published'
-        and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
-_PENDING_ROWS = """select * from {store}.{table} as t where exists (
-    select 1 from sluice_meta.raw_loads as l where l.state = 'pending'
+_ROWS_IN_STATE = """select * from {store}.{table} as t where exists (
+    select 1 from sluice_meta.raw_loads as l where l.state = '{state}'
         and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
 
 
@@ -112,8 +111,8 @@ def ensure_raw_store(
             plain = [n for n in names if kinds.get((schema, n)) == "BASE TABLE"]
             _move_into_store(con, schema, plain, state)
             for name in (n for n in names if kinds.get((schema, n)) != "VIEW"):
-                rows = (_PUBLISHED_ROWS if state == PUBLISHED else _PENDING_ROWS).format(
-                    store=STORE_SCHEMA, table=identifier(name, "raw table")
+                rows = _ROWS_IN_STATE.format(
+                    store=STORE_SCHEMA, table=identifier(name, "raw table"), state=state
                 )
                 view = f"{identifier(schema, 'raw schema')}.{identifier(name, 'raw table')}"
                 con.execute(f"create view {view} as {rows}")
