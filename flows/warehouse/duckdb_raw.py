@@ -3,13 +3,16 @@
 The pipeline writes a lake day's rows into the file once. Landing puts them into
 `raw_store.<table>` and `raw_store.quarantine`, each row tagged with its load: load_id (the
 landing run) and loaded_at (the landing transaction's start, so two landings of a day by one
-run differ). `sluice_meta.raw_loads` records each load of a lake day as pending or published.
-Two views read the store: `raw_audit.<table>` shows the pending loads (what the raw gate
-checks) and `raw.<table>` the published ones (what dbt and analysts read). Publishing lake days
-marks their pending loads published and deletes the rows of the loads they replace, in one
-transaction: no row is copied. A refused load stays pending (in raw_audit, for the operator)
-until the day is landed again, which replaces it. Raw tables written before the store (plain
-tables in raw and raw_audit) move into it, with their loads, the first time a day is landed.
+run differ). `sluice_meta.raw_loads` records each load of a lake day as pending, published or
+replaced. Two views read the store: `raw_audit.<table>` shows the pending loads (what the raw
+gate checks) and `raw.<table>` the published ones (what dbt and analysts read). Publishing lake
+days only changes states, in one transaction: their pending loads become published and the
+loads those replace become replaced, which no view shows. No row is copied or deleted there:
+the rows of a replaced load go when its lake day is landed again (with the day's earlier
+pending load) or when the janitor sweeps. A refused load stays pending (in raw_audit, for the
+operator) until the day is landed again, which replaces it. Raw tables written before the
+store (plain tables in raw and raw_audit) move into it, with their loads, the first time a day
+is landed.
 """
 
 from __future__ import annotations
@@ -59,9 +62,10 @@ create table if not exists sluice_meta.raw_loads (
     loaded_at timestamp not null,
     state varchar not null
 )"""
-# A store row `t` of a load in state $state (views take no parameters: they spell the state).
-_IN_STATE = """exists (select 1 from sluice_meta.raw_loads as l where l.state = $state
-    and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
+# A store row `t` of a load in one of $states (views take no parameters: they spell the state).
+_IN_STATE = """exists (select 1 from sluice_meta.raw_loads as l
+    where list_contains($states, l.state)
+        and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
 _ROWS_IN_STATE = """select * from {store}.{table} as t where exists (
     select 1 from sluice_meta.raw_loads as l where l.state = '{state}'
         and l.dt = t.dt and l.load_id = t.load_id and l.loaded_at = t.loaded_at)"""
@@ -161,28 +165,31 @@ def _store_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _delete_loads_in_state(
-    con: duckdb.DuckDBPyConnection, state: str, first: date, last: date
+    con: duckdb.DuckDBPyConnection, states: list[str], first: date, last: date
 ) -> int:
-    """Delete the rows of lake days first..last's loads in `state` from every store table, then
-    those loads; the statements run."""
-    tables = _store_tables(con)
-    for name in tables:
-        con.execute(
+    """Delete the rows of lake days first..last's loads in `states` from every store table,
+    then those loads; the rows deleted."""
+    params = {"first": first, "last": last, "states": states}
+    deleted = 0
+    for name in _store_tables(con):
+        row = con.execute(
             f"delete from {STORE_SCHEMA}.{name} as t"
             f" where t.dt between $first and $last and {_IN_STATE}",
-            {"first": first, "last": last, "state": state},
-        )
+            params,
+        ).fetchone()
+        deleted += int(row[0]) if row else 0
     con.execute(
-        "delete from sluice_meta.raw_loads where state = $state and dt between $first and $last",
-        {"first": first, "last": last, "state": state},
+        """delete from sluice_meta.raw_loads
+        where list_contains($states, state) and dt between $first and $last""",
+        params,
     )
-    return len(tables) + 1
+    return deleted
 
 
-def clear_pending(con: duckdb.DuckDBPyConnection, dt: date) -> None:
-    """Delete lake day dt's pending load, its rows in every store table included (the
-    published load stays)."""
-    _delete_loads_in_state(con, PENDING, dt, dt)
+def clear_superseded_loads(con: duckdb.DuckDBPyConnection, dt: date) -> None:
+    """Delete what a new landing of lake day dt supersedes: its pending load and the loads its
+    publishes replaced, their rows in every store table included (the published load stays)."""
+    _delete_loads_in_state(con, [PENDING, REPLACED], dt, dt)
 
 
 def record_pending(con: duckdb.DuckDBPyConnection, dt: date, load_id: str) -> None:
@@ -196,31 +203,51 @@ def record_pending(con: duckdb.DuckDBPyConnection, dt: date, load_id: str) -> No
 
 def publish_loads(con: duckdb.DuckDBPyConnection, first: date, last: date) -> int:
     """Publish the pending loads of lake days first..last (every raw table's: raw is published
-    all tables or none), in the caller's transaction: the loads they replace go, rows
-    included. The statements it ran."""
+    all tables or none), in the caller's transaction: the published loads they replace become
+    replaced, which no view shows (their rows go at the day's next landing or the janitor's
+    sweep). The statements it ran."""
     bounds = {"first": first, "last": last}
-    replaced = con.execute(
+    con.execute(
         """update sluice_meta.raw_loads set state = $replaced
         where state = $published and dt between $first and $last and dt in (
             select dt from sluice_meta.raw_loads where state = $pending)""",
         {**bounds, "replaced": REPLACED, "published": PUBLISHED, "pending": PENDING},
-    ).fetchone()
-    statements = 2
-    if replaced and replaced[0]:
-        statements += _delete_loads_in_state(con, REPLACED, first, last)
+    )
     con.execute(
         """update sluice_meta.raw_loads set state = $published
         where state = $pending and dt between $first and $last""",
         {**bounds, "published": PUBLISHED, "pending": PENDING},
     )
-    return statements
+    return 2
+
+
+def replaced_load_rows(con: duckdb.DuckDBPyConnection, apply: bool) -> int:
+    """Rows of replaced loads in the store (no view shows them): counted, or deleted with
+    their loads with apply."""
+    days = con.execute(
+        "select min(dt), max(dt) from sluice_meta.raw_loads where state = $s", {"s": REPLACED}
+    ).fetchone()
+    if not days or days[0] is None:
+        return 0
+    if apply:
+        return _delete_loads_in_state(con, [REPLACED], days[0], days[1])
+    params = {"first": days[0], "last": days[1], "states": [REPLACED]}
+    found = 0
+    for name in _store_tables(con):
+        row = con.execute(
+            f"select count(*) from {STORE_SCHEMA}.{name} as t"
+            f" where t.dt between $first and $last and {_IN_STATE}",
+            params,
+        ).fetchone()
+        found += int(row[0]) if row else 0
+    return found
 
 
 def old_quarantine_rows(con: duckdb.DuckDBPyConnection, cutoff: date, apply: bool) -> int:
     """Published quarantine rows of lake days before cutoff: counted, or deleted with apply (a
     refused load's stay with it, for the operator, until the day is landed again)."""
     where = f"from {STORE_SCHEMA}.quarantine as t where t.dt < $cutoff and {_IN_STATE}"
-    params = {"cutoff": cutoff, "state": PUBLISHED}
+    params = {"cutoff": cutoff, "states": [PUBLISHED]}
     found = con.execute(f"select count(*) {where}", params).fetchone()
     count = int(found[0]) if found else 0
     if apply and count:

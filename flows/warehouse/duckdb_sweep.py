@@ -1,5 +1,6 @@
-"""The janitor's sweep of a DuckDB warehouse: audit and quarantine rows past retention, and
-relations of Sluice's audit schemas that no model builds any more (never another schema's)."""
+"""The janitor's sweep of a DuckDB warehouse: audit and quarantine rows past retention, the rows
+of raw loads a later publish replaced, and relations of Sluice's audit schemas that no model
+builds any more (never another schema's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import duckdb
 from flows.project.identifiers import identifier
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.settings import RetentionSettings
-from flows.warehouse.duckdb_raw import STORE_SCHEMA, old_quarantine_rows
+from flows.warehouse.duckdb_raw import STORE_SCHEMA, old_quarantine_rows, replaced_load_rows
 from flows.warehouse.interface import AUDIT_SCHEMA
 from flows.warehouse.records import Sweep
 
@@ -85,6 +86,15 @@ def sweep_warehouse(
             else _old_rows(con, RAW_SCHEMA, QUARANTINE, "dt", quarantine_cutoff, apply),
         ),
     ]
+    if stored:
+        sweeps.append(
+            Sweep(
+                "replaced raw load rows",
+                f"warehouse {STORE_SCHEMA}.*",
+                "replaced by a later publish of their lake day",
+                replaced_load_rows(con, apply),
+            )
+        )
     unused = _unused_audit_relations(con, audit_schemas, built)
     if apply:
         for schema, name in unused:

@@ -338,13 +338,20 @@ def test_a_published_day_stays_as_it_is_until_its_new_load_is_published(
     project: Any, lake: Path, tmp_path: Path
 ) -> None:
     """Landing a published day again puts the new load beside it, pending: raw shows the old
-    load until publishing swaps them; a refused load is replaced by the next landing."""
+    load until publishing swaps them, which only changes states (the replaced load's rows go
+    at the day's next landing, or the janitor's sweep); a refused load is replaced by the next
+    landing."""
     warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
     raw = [replace(t, schema="raw_audit") for t in project.tables("raw")]
 
     def land(load_id: str) -> int:
         landing = _land_day(warehouse, project, lake, load_id)
         return next(t.landed for t in landing.tables if t.table == "events")
+
+    def stored(held: duckdb.DuckDBPyConnection) -> tuple[int, list[tuple[Any, ...]]]:
+        [(rows,)] = held.execute("select count(*) from raw_store.events").fetchall()
+        loads = held.execute("select dt, load_id, state from sluice_meta.raw_loads order by 2")
+        return int(rows), loads.fetchall()
 
     landed = land("first")
     warehouse.publish(raw, START, START)
@@ -356,15 +363,22 @@ def test_a_published_day_stays_as_it_is_until_its_new_load_is_published(
         with warehouse.connection() as held:
             assert _raw_day(held, "raw", START) == published
             assert _raw_day(held, "raw_audit", START) == (*published[:2], load_id)
-            [stored] = held.execute("select count(*) from raw_store.events").fetchall()
-            assert stored == (2 * landed,)
-    warehouse.publish(raw, START, START)
+            assert stored(held)[0] == 2 * landed
+    warehouse.publish(raw, START, START)  # states change; no row is copied or deleted
     with warehouse.connection() as held:
         assert _raw_day(held, "raw", START) == (*published[:2], "second")
         assert _raw_day(held, "raw_audit", START) == (0, 0, "")
-        assert held.execute("select count(*) from raw_store.events").fetchall() == [(landed,)]
-        loads = held.execute("select dt, load_id, state from sluice_meta.raw_loads").fetchall()
-        assert loads == [(START, "second", "published")]
+        assert stored(held) == (
+            2 * landed,
+            [(START, "first", "replaced"), (START, "second", "published")],
+        )
+    assert land("third") == landed  # the day's next landing deletes the replaced load
+    with warehouse.connection() as held:
+        assert stored(held) == (
+            2 * landed,
+            [(START, "second", "published"), (START, "third", "pending")],
+        )
+        assert _raw_day(held, "raw", START) == (*published[:2], "second")
 
 
 def test_raw_tables_written_before_the_store_move_into_it_with_their_loads(
@@ -443,3 +457,43 @@ def test_the_janitor_deletes_old_published_quarantine_rows_and_keeps_a_refused_l
     with warehouse.connection() as held:
         assert _raw_day(held, "raw", START) == (published[0], 0, "published")
         assert _raw_day(held, "raw_audit", START) == refused
+
+
+def test_the_janitor_deletes_the_rows_of_replaced_loads_and_nothing_a_view_shows(
+    project: Any, lake: Path, tmp_path: Path
+) -> None:
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    raw = [replace(t, schema="raw_audit") for t in project.tables("raw")]
+    for load_id in ("first", "second"):  # the second publish replaces the first load
+        _land_day(warehouse, project, lake, load_id)
+        warehouse.publish(raw, START, START)
+    _land_day(warehouse, project, lake, "pending", day=lake_days()[1])  # another day, pending
+    store = [t.name for t in project.lake_tables] + ["quarantine"]
+
+    def rows_by_load() -> dict[str, int]:
+        with warehouse.connection() as held:
+            found: dict[str, int] = {}
+            for name in store:
+                query = f"select load_id, count(*) from raw_store.{name} group by 1"
+                for load_id, n in held.execute(query).fetchall():
+                    found[load_id] = found.get(load_id, 0) + n
+            return found
+
+    before = rows_by_load()
+    assert before["first"] == before["second"] > 0 and before["pending"] > 0
+    views = table_checksums(warehouse.path, ("raw", "raw_audit"))
+    now = datetime.combine(START + timedelta(days=2), time(), tzinfo=UTC)
+    for apply in (False, True):
+        sweeps = warehouse.sweep(
+            RetentionSettings(), now, apply=apply, audit_schemas=frozenset(), built=set()
+        )
+        assert {s.what: s.count for s in sweeps}["replaced raw load rows"] == before["first"]
+    assert rows_by_load() == {"second": before["second"], "pending": before["pending"]}
+    assert table_checksums(warehouse.path, ("raw", "raw_audit")) == views
+    with warehouse.connection() as held:
+        states = held.execute("select load_id, state from sluice_meta.raw_loads order by 1")
+        assert states.fetchall() == [("pending", "pending"), ("second", "published")]
+    again = warehouse.sweep(
+        RetentionSettings(), now, apply=False, audit_schemas=frozenset(), built=set()
+    )
+    assert {s.what: s.count for s in again}["replaced raw load rows"] == 0
