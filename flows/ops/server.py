@@ -134,11 +134,13 @@ def _signal(group: int, number: signal.Signals) -> None:
         os.killpg(group, number)
 
 
-def stop(process: subprocess.Popen[bytes], grace: float = 5) -> None:
+def stop(process: subprocess.Popen[bytes], grace: float = 5, *, graceful: bool = True) -> None:
     """Stop a server or worker started in a session of its own, and all it started: SIGINT to
-    its process group, SIGTERM if it still runs `grace` seconds later, then SIGKILL; then any
-    process left in its session (one that left the group, e.g. a flow run's)."""
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    its process group (not when `graceful` is off), SIGTERM if it still runs `grace` seconds
+    later, then SIGKILL; then any process left in its session (one that left the group, e.g. a
+    flow run's)."""
+    first = signal.SIGINT if graceful else signal.SIGTERM
+    for number in dict.fromkeys((first, signal.SIGTERM, signal.SIGKILL)):
         if process.poll() is not None:
             break
         _signal(process.pid, number)

@@ -112,3 +112,46 @@ def test_the_temporary_server_answers_on_loopback_and_ends_with_its_command(
         command.wait()
         if server_pid and not _ended(server_pid):
             os.kill(server_pid, signal.SIGKILL)
+
+
+def test_the_temporary_server_stops_at_once_and_the_next_one_reads_what_it_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's exit stops its server with SIGTERM, as Prefect stops its own temporary
+    server (a graceful SIGINT waits about 2 s for nothing the command needs), and the next
+    server on the same PREFECT_HOME finds every record the first one acknowledged."""
+    import httpx
+
+    from flows.ops.temporary_server import TemporaryServer
+
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    migrated = PROJECT_DIR / "data" / "prefect" / "prefect.db"  # by `make install`
+    if migrated.exists():
+        with (
+            closing(sqlite3.connect(migrated)) as source,
+            closing(sqlite3.connect(home / "prefect.db")) as copy,
+        ):
+            source.backup(copy)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    for name, value in {**OFFLINE_ENV, "PREFECT_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    first = TemporaryServer(home)
+    try:
+        api = first.wait()
+        flow = httpx.post(f"{api}/flows/", json={"name": "sluice-probe"}, timeout=30)
+        run = httpx.post(
+            f"{api}/flow_runs/",
+            json={"flow_id": flow.json()["id"], "name": "probe-run"},
+            timeout=30,
+        )
+        assert run.status_code == 201, run.text
+    finally:
+        first.stop()
+    assert first.process.returncode == -signal.SIGTERM  # not a graceful stop: no wait for it
+    second = TemporaryServer(home)
+    try:
+        found = httpx.get(f"{second.wait()}/flow_runs/{run.json()['id']}", timeout=30)
+        assert found.status_code == 200 and found.json()["name"] == "probe-run"
+    finally:
+        second.stop()
