@@ -28,7 +28,7 @@ from flows.project.manifest import QUARANTINE, RAW_SCHEMA
 from flows.warehouse.duckdb_blocks import NO_AUTOMATIC_CHECKPOINT, settings_for_block, transaction
 from flows.warehouse.duckdb_raw import (
     STORE_SCHEMA,
-    clear_superseded_loads,
+    clear_pending,
     ensure_raw_tables,
     record_pending,
 )
@@ -91,8 +91,8 @@ def land_partition(
         # right after (DuckDBWarehouse.land), so writing the day into the file is landing's
         # cost, once; publishing copies no row.
         with settings_for_block(con, **NO_AUTOMATIC_CHECKPOINT), transaction(con):
-            if store:  # the day's earlier pending and replaced loads go (the published stays)
-                clear_superseded_loads(con, dt)
+            if store:  # the day's earlier pending load goes (its published one stays)
+                clear_pending(con, dt)
             else:
                 _clear_day(con, schema, tables, dt)
             results = tuple(

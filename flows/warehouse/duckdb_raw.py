@@ -8,11 +8,10 @@ replaced. Two views read the store: `raw_audit.<table>` shows the pending loads 
 gate checks) and `raw.<table>` the published ones (what dbt and analysts read). Publishing lake
 days only changes states, in one transaction: their pending loads become published and the
 loads those replace become replaced, which no view shows. No row is copied or deleted there:
-the rows of a replaced load go when its lake day is landed again (with the day's earlier
-pending load) or when the janitor sweeps. A refused load stays pending (in raw_audit, for the
-operator) until the day is landed again, which replaces it. Raw tables written before the
-store (plain tables in raw and raw_audit) move into it, with their loads, the first time a day
-is landed.
+the rows of a replaced load go when its lake day is landed again, or when the janitor sweeps.
+A refused load stays pending (in raw_audit, for the operator) until the day is landed again,
+which replaces it. Raw tables written before the store (plain tables in raw and raw_audit)
+move into it, with their loads, the first time a day is landed.
 """
 
 from __future__ import annotations
@@ -186,10 +185,17 @@ def _delete_loads_in_state(
     return deleted
 
 
-def clear_superseded_loads(con: duckdb.DuckDBPyConnection, dt: date) -> None:
-    """Delete what a new landing of lake day dt supersedes: its pending load and the loads its
-    publishes replaced, their rows in every store table included (the published load stays)."""
-    _delete_loads_in_state(con, [PENDING, REPLACED], dt, dt)
+def clear_pending(con: duckdb.DuckDBPyConnection, dt: date) -> None:
+    """Delete lake day dt's pending load, its rows in every store table included (the
+    published load stays)."""
+    _delete_loads_in_state(con, [PENDING], dt, dt)
+
+
+def clear_replaced(con: duckdb.DuckDBPyConnection, dt: date) -> None:
+    """Delete the loads of lake day dt that its publishes replaced, rows included: no view
+    shows them. A landing does it first, in a transaction of its own (in the landing's, the
+    deletion made it slower)."""
+    _delete_loads_in_state(con, [REPLACED], dt, dt)
 
 
 def record_pending(con: duckdb.DuckDBPyConnection, dt: date, load_id: str) -> None:

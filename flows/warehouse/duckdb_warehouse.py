@@ -30,7 +30,7 @@ from flows.state.store import StateStore
 from flows.warehouse.duckdb_blocks import transaction
 from flows.warehouse.duckdb_landing import land_partition
 from flows.warehouse.duckdb_publish import publish_tables
-from flows.warehouse.duckdb_raw import ensure_raw_store, publish_loads
+from flows.warehouse.duckdb_raw import clear_replaced, ensure_raw_store, publish_loads
 from flows.warehouse.duckdb_sweep import sweep_warehouse
 from flows.warehouse.interface import AUDIT_SCHEMA, OpsMirror
 from flows.warehouse.logical_size import Dialect, Sizes, SizesByDate, size_sql
@@ -160,6 +160,8 @@ class DuckDBWarehouse:
         straight = schema == RAW_SCHEMA  # landed where it is published: no gate between
         with self.connection() as con:  # raw and the pending schema are views of the store
             ensure_raw_store(con, tables, pending=RAW_SCHEMA + AUDIT_SUFFIX if straight else schema)
+            with transaction(con):  # what earlier publishes of the day replaced goes first
+                clear_replaced(con, dt)
             landed = land_partition(
                 con, lake, tables, dt, lateness_days=lateness_days, load_id=load_id, store=True
             )
