@@ -17,6 +17,7 @@ move into it, with their loads, the first time a day is landed.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 import duckdb
 
@@ -163,20 +164,31 @@ def _store_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [identifier(str(name), "raw table") for (name,) in rows]
 
 
+def _rows_of_loads(
+    con: duckdb.DuckDBPyConnection,
+    verb: Literal["delete", "select count(*)"],
+    params: dict[str, object],
+) -> int:
+    """Run `verb` (delete, or select count(*)) on the rows of lake days $first..$last's loads
+    in $states in every store table; the rows it deleted or counted."""
+    total = 0
+    for name in _store_tables(con):
+        row = con.execute(
+            f"{verb} from {STORE_SCHEMA}.{name} as t"
+            f" where t.dt between $first and $last and {_IN_STATE}",
+            params,
+        ).fetchone()
+        total += int(row[0]) if row else 0
+    return total
+
+
 def _delete_loads_in_state(
     con: duckdb.DuckDBPyConnection, states: list[str], first: date, last: date
 ) -> int:
     """Delete the rows of lake days first..last's loads in `states` from every store table,
     then those loads; the rows deleted."""
-    params = {"first": first, "last": last, "states": states}
-    deleted = 0
-    for name in _store_tables(con):
-        row = con.execute(
-            f"delete from {STORE_SCHEMA}.{name} as t"
-            f" where t.dt between $first and $last and {_IN_STATE}",
-            params,
-        ).fetchone()
-        deleted += int(row[0]) if row else 0
+    params: dict[str, object] = {"first": first, "last": last, "states": states}
+    deleted = _rows_of_loads(con, "delete", params)
     con.execute(
         """delete from sluice_meta.raw_loads
         where list_contains($states, state) and dt between $first and $last""",
@@ -238,15 +250,7 @@ def replaced_load_rows(con: duckdb.DuckDBPyConnection, apply: bool) -> int:
     if apply:
         return _delete_loads_in_state(con, [REPLACED], days[0], days[1])
     params = {"first": days[0], "last": days[1], "states": [REPLACED]}
-    found = 0
-    for name in _store_tables(con):
-        row = con.execute(
-            f"select count(*) from {STORE_SCHEMA}.{name} as t"
-            f" where t.dt between $first and $last and {_IN_STATE}",
-            params,
-        ).fetchone()
-        found += int(row[0]) if row else 0
-    return found
+    return _rows_of_loads(con, "select count(*)", params)
 
 
 def old_quarantine_rows(con: duckdb.DuckDBPyConnection, cutoff: date, apply: bool) -> int:
