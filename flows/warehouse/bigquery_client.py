@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.errors import ProjectError
+from flows.project.identifiers import identifier
 from flows.settings import Settings
 
 
@@ -29,6 +30,31 @@ def bigquery_client(settings: Settings, *, emulator: bool) -> Any:
             str(settings.bq_keyfile), project=settings.bq_project, location=settings.bq_location
         )
     return bigquery.Client(project=settings.bq_project, location=settings.bq_location)
+
+
+def ensure_dataset(client: Any, project: str, dataset: str) -> None:
+    """Create project.dataset in the client's location where it is missing.
+
+    Runs started together may create it at once: BigQuery answers the later create 409, which
+    `exists_ok` accepts; the emulator answers 500 (a catalog write-write conflict). A create
+    that fails while the dataset exists afterwards only lost that race; any other failure is
+    raised as it came.
+    """
+    from google.api_core.exceptions import GoogleAPICallError, NotFound
+    from google.cloud import bigquery
+
+    wanted = bigquery.Dataset(f"{project}.{identifier(dataset, 'dataset')}")
+    wanted.location = client.location
+    try:
+        client.create_dataset(wanted, exists_ok=True)
+    except GoogleAPICallError:
+        try:
+            client.get_dataset(wanted.reference)
+        except NotFound:
+            pass
+        else:
+            return
+        raise
 
 
 def _emulator_client_class() -> Any:

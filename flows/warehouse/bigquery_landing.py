@@ -23,6 +23,7 @@ from flows.lake.layout import Lake
 from flows.project.identifiers import identifier, project_id
 from flows.project.lake_tables import LakeTable
 from flows.project.manifest import QUARANTINE, RAW_SCHEMA
+from flows.warehouse.bigquery_client import ensure_dataset
 from flows.warehouse.duckdb_landing import land_partition
 from flows.warehouse.records import PartitionLanding
 
@@ -135,11 +136,7 @@ class BigQueryLanding:
         return landed
 
     def _ensure_tables(self, project: str, tables: tuple[LakeTable, ...]) -> None:
-        from google.cloud import bigquery
-
-        dataset = bigquery.Dataset(f"{project}.{self.dataset}")
-        dataset.location = self.client.location
-        self.client.create_dataset(dataset, exists_ok=True)
+        ensure_dataset(self.client, project, self.dataset)
         schema = identifier(self.dataset, "dataset")
         for table in tables:
             name = identifier(table.name, "raw table")

@@ -26,7 +26,7 @@ from flows.project.lake_tables import LakeTable
 from flows.project.manifest import ModelTable
 from flows.settings import RetentionSettings, Settings
 from flows.state.store import StateStore
-from flows.warehouse.bigquery_client import bigquery_client
+from flows.warehouse.bigquery_client import bigquery_client, ensure_dataset
 from flows.warehouse.bigquery_landing import BigQueryLanding
 from flows.warehouse.bigquery_sweep import BigQuerySweep
 from flows.warehouse.interface import AUDIT_COLUMNS, AUDIT_SCHEMA, OpsMirror
@@ -138,9 +138,7 @@ class BigQueryWarehouse:
     def append_failures(self, rows: list[list[Any]]) -> None:
         from google.cloud import bigquery
 
-        dataset = bigquery.Dataset(f"{self.project}.{AUDIT_SCHEMA}")
-        dataset.location = self.client.location
-        self.client.create_dataset(dataset, exists_ok=True)
+        ensure_dataset(self.client, self.project, AUDIT_SCHEMA)
         self._query(_AUDIT_DDL.format(project=self.project))
         staging = identifier(f"{_STAGE_PREFIX}{uuid.uuid4().hex[:12]}", "staging table")
         stage = f"{self.project}.{AUDIT_SCHEMA}.{staging}"
@@ -342,11 +340,7 @@ class BigQueryWarehouse:
         return statements
 
     def _ensure_dataset(self, dataset: str) -> None:
-        from google.cloud import bigquery
-
-        found = bigquery.Dataset(f"{self.project}.{identifier(dataset, 'dataset')}")
-        found.location = self.client.location
-        self.client.create_dataset(found, exists_ok=True)
+        ensure_dataset(self.client, self.project, dataset)
 
     def sweep(
         self,

@@ -27,6 +27,7 @@ from flows.errors import OpsPublishFailed
 from flows.project.identifiers import identifier, project_id
 from flows.state.locks import Locks
 from flows.state.store import MIRRORED, MirrorTable, StateStore
+from flows.warehouse.bigquery_client import ensure_dataset
 from flows.warehouse.records import Published
 
 log = logging.getLogger("sluice.ops")
@@ -161,12 +162,8 @@ class BigQueryOpsMirror:
             )
 
     def _ensure_dataset(self) -> None:
-        from google.cloud import bigquery
-
-        dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
-        dataset.location = self.client.location
         try:
-            self.client.create_dataset(dataset, exists_ok=True)
+            ensure_dataset(self.client, self.project, self.dataset)
             for table in MIRRORED:
                 self._query(table_ddl(self.project, self.dataset, table))
         except Exception as exc:

@@ -8,6 +8,7 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,3 +238,42 @@ def test_the_first_publish_of_a_windowed_table_never_replaces_what_a_concurrent_
     assert "where false" in create
     assert merge.startswith("merge `sluice-check.raw.events`")
     assert "dest.dt between date '2026-11-01' and date '2026-11-01'" in merge
+
+
+class _RacedClient:
+    """A stand-in for BigQuery's client (it cannot run here): its create answers as the
+    emulator did when two backfills created one dataset at once."""
+
+    location = "US"
+
+    def __init__(self, *, created_by_the_other: bool) -> None:
+        self.created_by_the_other = created_by_the_other
+        self.looked_up: list[str] = []
+
+    def create_dataset(self, dataset: Any, exists_ok: bool) -> None:
+        from google.api_core.exceptions import InternalServerError
+
+        assert exists_ok
+        raise InternalServerError('Catalog write-write conflict on create with "sluice_meta"')
+
+    def get_dataset(self, reference: Any) -> None:
+        from google.api_core.exceptions import NotFound
+
+        self.looked_up.append(f"{reference.project}.{reference.dataset_id}")
+        if not self.created_by_the_other:
+            raise NotFound("no such dataset")
+
+
+def test_a_dataset_another_run_created_meanwhile_is_there_and_any_other_failure_raises() -> None:
+    from google.api_core.exceptions import InternalServerError
+
+    from flows.warehouse.bigquery_client import ensure_dataset
+
+    raced = _RacedClient(created_by_the_other=True)
+    ensure_dataset(raced, "sluice-concurrent", "sluice_meta")  # lost the race: it exists
+    assert raced.looked_up == ["sluice-concurrent.sluice_meta"]
+    failed = _RacedClient(created_by_the_other=False)
+    with pytest.raises(InternalServerError, match="write-write conflict"):
+        ensure_dataset(failed, "sluice-concurrent", "sluice_meta")
+    with pytest.raises(ProjectError, match="dataset"):
+        ensure_dataset(raced, "sluice-concurrent", "meta; drop")
