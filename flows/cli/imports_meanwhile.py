@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # what `sluice run`, `backfill` and `retry-failed` import on their way: the flows, the dbt
-# runner of a layer build, and the gates' Great Expectations
-FLOW_MODULES = ("flows.pipeline.prefect_flows", "dbt.cli.main", "great_expectations")
+# runner of a layer build, and the gates' Great Expectations (as the gates import it)
+FLOW_MODULES = ("flows.pipeline.prefect_flows", "dbt.cli.main", "flows.gates.gx_import")
 
 
 def _import_all(modules: tuple[str, ...]) -> None:

@@ -68,8 +68,7 @@ class Gates:
 
     @cached_property
     def _context(self) -> Any:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from flows.gates.gx_import import ProgressBarsConfig, gx
 
         context = gx.get_context(mode="ephemeral")
         # Its configuration lives in this object, yet GX serializes all of it to YAML each time
@@ -229,10 +228,7 @@ class Gates:
         run_id: str,
         dates: tuple[str, str],
     ) -> _Validated:
-        import great_expectations as gx
-        from great_expectations.expectations.expectation_configuration import (
-            ExpectationConfiguration,
-        )
+        from flows.gates.gx_import import ExpectationConfiguration, gx
 
         first, last = dates
         expectations = []

@@ -33,11 +33,17 @@ from flows.ops.server import healthy, stop
 PORTS = range(8000, 9000)
 #: uvicorn's exit status when it could not bind its port
 _STARTUP_FAILURE = 3
-# what Prefect sets for its temporary server: no UI, the ephemeral server's settings
+# what Prefect sets for its temporary server: no UI, the ephemeral server's settings; and no
+# registration of block types, for which its start imported every installed Prefect collection
+# first (prefect-kubernetes of the dev tools, prefect-dbt of `make bench`: 2.9 of the 6.4 s the
+# server took to answer, measured 2026-12-07). No flow of Sluice's uses a block; `sluice
+# server`, which serves deployments and its UI, still registers them.
 _SERVER_ENV = {
     "PREFECT_UI_ENABLED": "0",
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
 }
 
 

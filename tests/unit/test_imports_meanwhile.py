@@ -4,6 +4,7 @@ loaded (or fail where they are used) once the block is left."""
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +49,25 @@ def test_a_module_that_fails_raises_where_the_command_imports_it(modules: Path) 
 def test_the_flow_modules_name_importable_packages() -> None:
     for name in FLOW_MODULES:
         assert importlib.util.find_spec(name) is not None, name
+
+
+def test_great_expectations_comes_without_running_scipy_stats_which_still_works_when_used() -> None:
+    """GX imports scipy.stats for two kinds of expectation the project's suites do not use:
+    through flows.gates.gx_import its code runs only when one of its names is first used."""
+    probe = """
+import sys
+from flows.gates.gx_import import ExpectationConfiguration, gx
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+print(gx.__name__, "scipy.stats._stats_py" in sys.modules, type(kl.stats).__name__)
+print(round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6))
+print("scipy.stats._stats_py" in sys.modules, kl.stats is sys.modules["scipy.stats"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split("\n") == [
+        "great_expectations False _LazyModule",
+        "0.143841",  # the KL divergence of (1/2, 1/2) from (1/4, 3/4)
+        "True True",
+        "",
+    ]
