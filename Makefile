@@ -24,7 +24,7 @@ unexport PYTHONDONTWRITEBYTECODE
 PREFECT_PORT ?= 4200
 export SLUICE_PROJECT_DIR := $(CURDIR)
 
-.PHONY: help install demo test test-suite bq-check-then-lint test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench bench-1m soak
+.PHONY: help install demo test test-suite test-lane bq-check-then-lint test-fast lint clean serve deploy docs pr-check browser postgres schemas bq-venvs bq-check bench bench-1m soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -86,20 +86,28 @@ lint: install ## secrets scan, YAML, the worker's Dockerfile (hadolint), dbt par
 test-fast: install postgres ## the quick inner loop (under a minute): unit tests, no dbt runs (a throwaway PostgreSQL for the state store)
 	$(BIN)/pytest -q -x tests/unit
 
-# Two lanes on the two cores, each target's output printed whole when it ends: pytest (the
-# longest), and the BigQuery check (mostly one core) followed by lint. Debian's packages are
-# installed first, one apt at a time (two at once fail on dpkg's lock); the venvs then install
-# side by side (.venv beside the emulator's and analyzer's, which the suite's BigQuery test
-# needs too). pytest: one file per worker, so a module's fixtures build once.
+# Two lanes on the two cores, each target's output printed whole when it ends: pytest but the
+# unit tests (the longest), and the BigQuery check (mostly one core) followed by lint and the
+# unit tests, which that lane has time for (pytest's lane ended 2-2.5 minutes after it on
+# 2026-12-07). Debian's packages are installed first, one apt at a time (two at once fail on
+# dpkg's lock); the venvs then install side by side (.venv beside the emulator's and
+# analyzer's, which the suite's BigQuery test needs too). pytest: one file per worker, so a
+# module's fixtures build once.
 test: ## everything CI checks (README's test command)
 	$(MAKE) --no-print-directory browser postgres
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-suite bq-check-then-lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-lane bq-check-then-lint
 
-test-suite: install browser postgres bq-venvs ## the whole pytest suite (make test runs it beside bq-check, then lint)
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
+PYTEST_LANE := $(BIN)/pytest -q -n 2 --dist loadfile --durations=30
+
+test-suite: install browser postgres bq-venvs ## the whole pytest suite (make test runs its unit tests after bq-check and lint)
+	$(PYTEST_LANE)
+
+test-lane: install browser postgres bq-venvs
+	$(PYTEST_LANE) --ignore=tests/unit
 
 bq-check-then-lint: bq-check
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-fast
 
 # The BigQuery emulator and the GoogleSQL analyzer pin versions that conflict with ours:
 # each gets its own venv, installed from PyPI by pip. The analyzer's WebAssembly module is
