@@ -97,13 +97,13 @@ test: ## everything CI checks (README's test command)
 	$(MAKE) --no-print-directory browser postgres
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-lane bq-check-then-lint
 
-PYTEST_LANE := $(BIN)/pytest -q -n 2 --dist loadfile --durations=30
+PYTEST_WORKERS := $(BIN)/pytest -q -n 2 --dist loadfile --durations=30
 
 test-suite: install browser postgres bq-venvs ## the whole pytest suite (make test runs its unit tests after bq-check and lint)
-	$(PYTEST_LANE)
+	$(PYTEST_WORKERS)
 
 test-lane: install browser postgres bq-venvs
-	$(PYTEST_LANE) --ignore=tests/unit
+	$(PYTEST_WORKERS) --ignore=tests/unit
 
 bq-check-then-lint: bq-check
 	$(MAKE) --no-print-directory lint

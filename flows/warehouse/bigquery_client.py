@@ -40,7 +40,7 @@ def ensure_dataset(client: Any, project: str, dataset: str) -> None:
     that fails while the dataset exists afterwards only lost that race; any other failure is
     raised as it came.
     """
-    from google.api_core.exceptions import GoogleAPICallError, NotFound
+    from google.api_core.exceptions import GoogleAPICallError
     from google.cloud import bigquery
 
     wanted = bigquery.Dataset(f"{project}.{identifier(dataset, 'dataset')}")
@@ -48,13 +48,18 @@ def ensure_dataset(client: Any, project: str, dataset: str) -> None:
     try:
         client.create_dataset(wanted, exists_ok=True)
     except GoogleAPICallError:
-        try:
-            client.get_dataset(wanted.reference)
-        except NotFound:
-            pass
-        else:
-            return
-        raise
+        if not _dataset_exists(client, wanted.reference):
+            raise
+
+
+def _dataset_exists(client: Any, reference: Any) -> bool:
+    from google.api_core.exceptions import NotFound
+
+    try:
+        client.get_dataset(reference)
+    except NotFound:
+        return False
+    return True
 
 
 def _emulator_client_class() -> Any:
