@@ -2,14 +2,18 @@
 
 A dbt parse takes seconds. Its manifest is kept in the process (a second flow run, another
 warehouse in the same process) and on disk under target/sluice-parse/ (the next process), keyed
-by what the parse reads: the project's files (their bytes), the parse arguments, the versions of
-dbt and its adapters, and the environment variables dbt's own settings (DBT_*), profiles.yml and
-dbt_project.yml name. The DuckDB file counts by its stem only: dbt-duckdb names the database after
-it and nothing else of the path reaches the manifest, so a new warehouse file no longer costs a
-whole parse, as it does with dbt's partial parse (which starts over whenever the profile
-changes). Variables the models read (`env_var`, which dbt records in the manifest) are compared
-when a saved manifest is loaded, which happens only when this user alone can write it (a pickle
-runs code when it is loaded).
+by what the parse reads: the project's files (their paths inside the project and their bytes),
+the parse arguments, the versions of dbt and its adapters, and the environment variables dbt's
+own settings (DBT_*), profiles.yml and dbt_project.yml name. The DuckDB file counts by its stem
+only: dbt-duckdb names the database after it and nothing else of the path reaches the manifest,
+so a new warehouse file no longer costs a whole parse, as it does with dbt's partial parse (which
+starts over whenever the profile changes). Where the project folder is counts neither: the only
+place it reaches the manifest is each project file's `path.project_root` (read by dbt's partial
+parse, which Sluice does not hand this manifest to), and a manifest parsed in another folder is
+given this one's (`_relocated`), so a copy of the project, or the project moved with its
+target/, reuses the parse. Variables the models read (`env_var`, which dbt records in the
+manifest) are compared when a saved manifest is loaded, which happens only when this user alone
+can write it (a pickle runs code when it is loaded).
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ _PATH_KEYS = (
 _PACKAGES = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-bigquery")
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _FOLDER = Path("target") / "sluice-parse"
-# Manifests of this process by key, the newest last; and how many stay on disk.
-_IN_PROCESS: dict[str, Any] = {}
+# Manifests of this process by key, with the project folder each was made for, the newest last;
+# and how many stay on disk.
+_IN_PROCESS: dict[str, tuple[Any, str]] = {}
+# What stands for the project folder in the parse arguments and environment a key is made of.
+_HERE = "<project>"
 _KEEP_IN_PROCESS = 4
 _KEEP_ON_DISK = 8
 
@@ -67,16 +74,25 @@ def _parsed_files(project_dir: Path) -> list[Path]:
 
 
 def _environment(project_dir: Path) -> list[tuple[str, str]]:
-    """The environment variables a parse reads, the DuckDB file reduced to its stem."""
+    """The environment variables a parse reads, the DuckDB file reduced to its stem and the
+    project folder to a placeholder."""
     named: set[str] = set()
     for name in ("profiles.yml", "dbt_project.yml"):
         if (project_dir / name).is_file():
             named |= set(_ENV_VAR.findall((project_dir / name).read_text()))
     return [
-        (key, Path(value).stem if key == "SLUICE_DUCKDB" else value)
+        (key, Path(value).stem if key == "SLUICE_DUCKDB" else _portable(value, project_dir))
         for key, value in sorted(os.environ.items())
         if key.startswith("DBT_") or key in named
     ]
+
+
+def _portable(text: str, project_dir: Path) -> str:
+    """`text` with the project folder (a path at its start) named by a placeholder."""
+    here = str(project_dir)
+    if text == here or text.startswith(here + os.sep):
+        return _HERE + text[len(here) :]
+    return text
 
 
 def _versions() -> list[str]:
@@ -92,24 +108,24 @@ def _versions() -> list[str]:
 def parse_key(project_dir: Path, parse_args: list[str]) -> str:
     """A digest of everything the parse of `project_dir` with `parse_args` reads."""
     digest = hashlib.sha256()
-    header = [_versions(), parse_args, _environment(project_dir)]
-    digest.update(json.dumps(header).encode())
+    arguments = [_portable(argument, project_dir) for argument in parse_args]
+    digest.update(json.dumps([_versions(), arguments, _environment(project_dir)]).encode())
     for file in _parsed_files(project_dir):
-        digest.update(f"\0{file}\0".encode())
+        digest.update(f"\0{file.relative_to(project_dir)}\0".encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
-def _load(path: Path) -> Any | None:
-    """A saved manifest, or None when there is none, it is unreadable, or the environment
-    variables its models read have changed."""
+def _load(path: Path, project_dir: Path) -> Any | None:
+    """A saved manifest (moved to `project_dir`), or None when there is none, it is unreadable,
+    or the environment variables its models read have changed."""
     try:
         if not _private(path.parent) or not _private(path):
             log.warning("ignoring the saved dbt parse %s: writable by another user", path)
             return None
         # Unpickled only when this user alone could have written it (checked above).
-        kind, fields = pickle.loads(path.read_bytes())  # noqa: S301
-        manifest = kind(**fields)
+        kind, fields, parsed_in = pickle.loads(path.read_bytes())  # noqa: S301
+        manifest = _relocated(kind(**fields), parsed_in, str(project_dir))
     except FileNotFoundError:
         return None
     except Exception as exc:  # a torn or foreign file: parse again
@@ -125,6 +141,22 @@ def _private(path: Path) -> bool:
     """Owned by this process's user and writable by nobody else."""
     status = path.stat()
     return status.st_uid == os.getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _relocated(manifest: Any, parsed_in: str, project_dir: str) -> Any:
+    """`manifest`, parsed in the folder `parsed_in`, for the same files in `project_dir`: a new
+    manifest whose project files name `project_dir` as their root (everything else shared)."""
+    if parsed_in == project_dir:
+        return manifest
+    files = {}
+    for key, file in manifest.files.items():
+        if file.path.project_root == parsed_in:
+            file = dataclasses.replace(
+                file, path=dataclasses.replace(file.path, project_root=project_dir)
+            )
+        files[key] = file
+    kind, fields = _contents(manifest)
+    return kind(**{**fields, "files": files})
 
 
 def _contents(manifest: Any) -> tuple[type, dict[str, Any]]:
@@ -143,12 +175,13 @@ def _age(path: Path) -> int:
         return 0
 
 
-def _save(folder: Path, key: str, manifest: Any) -> None:
+def _save(folder: Path, key: str, manifest: Any, project_dir: Path) -> None:
     """Keep the manifest for the next process (atomically), and the newest few only."""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = folder / f".{key}.{os.getpid()}.tmp"
-        partial.write_bytes(pickle.dumps(_contents(manifest), protocol=pickle.HIGHEST_PROTOCOL))
+        contents = (*_contents(manifest), str(project_dir))
+        partial.write_bytes(pickle.dumps(contents, protocol=pickle.HIGHEST_PROTOCOL))
         partial.chmod(0o600)
         os.replace(partial, folder / f"{key}.pickle")
         saved = sorted(folder.glob("*.pickle"), key=_age)
@@ -163,14 +196,17 @@ def parsed_manifest(project_dir: Path, parse_args: list[str], parse: Callable[[]
     `parse()` (then kept in both)."""
     key = parse_key(project_dir, parse_args)
     if key in _IN_PROCESS:
-        _IN_PROCESS[key] = _IN_PROCESS.pop(key)  # the newest last
-        return _IN_PROCESS[key]
+        manifest, parsed_in = _IN_PROCESS.pop(key)
+        if parsed_in != str(project_dir):  # a copy of the project: one relocation, then kept
+            manifest = _relocated(manifest, parsed_in, str(project_dir))
+        _IN_PROCESS[key] = manifest, str(project_dir)  # the newest last
+        return manifest
     folder = project_dir / _FOLDER
-    manifest = _load(folder / f"{key}.pickle")
+    manifest = _load(folder / f"{key}.pickle", project_dir)
     if manifest is None:
         manifest = parse()
-        _save(folder, key, manifest)
-    _IN_PROCESS[key] = manifest
+        _save(folder, key, manifest, project_dir)
+    _IN_PROCESS[key] = manifest, str(project_dir)
     while len(_IN_PROCESS) > _KEEP_IN_PROCESS:
         _IN_PROCESS.pop(next(iter(_IN_PROCESS)))
     return manifest

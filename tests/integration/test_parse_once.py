@@ -1,8 +1,10 @@
 """One dbt parse while nothing it reads changes: a second project object reuses the manifest, and
-a new process loads the saved one, until a file changes."""
+a new process loads the saved one, until a file changes; a copy of the project elsewhere is the
+same parse."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,50 @@ def test_a_new_process_on_another_warehouse_file_loads_the_saved_parse(
     parse_cache._IN_PROCESS.clear()
     assert "-- an edit" in DbtProject(other).manifest.nodes["model.sluice.daily_kpis"].raw_code
     assert parsed == [renamed.duckdb, other.duckdb]
+
+
+def test_a_copy_of_the_project_in_another_folder_reuses_the_parse_with_its_own_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests, a CI checkout in another folder or a project moved with its target/ hold the
+    same files: the same parse, whose project files then name the folder they are in."""
+    first = copy_project(tmp_path / "a" / "project")
+    DbtProject(settings_at(first, tmp_path / "lake", tmp_path / "a" / "warehouse.duckdb"))
+    parsed: list[Path] = []
+    real = dbt_runner._parse
+    monkeypatch.setattr(dbt_runner, "_parse", lambda s, a: parsed.append(s.duckdb) or real(s, a))
+
+    def roots(project: DbtProject) -> set[str]:
+        return {
+            file.path.project_root
+            for file in project.manifest.files.values()
+            if file.path.project_root.startswith(str(tmp_path))
+        }
+
+    second = copy_project(tmp_path / "b" / "project")
+    copied = DbtProject(settings_at(second, tmp_path / "lake", tmp_path / "b" / "warehouse.duckdb"))
+    assert parsed == []
+    assert roots(copied) == {str(second)}
+    assert (
+        '"warehouse"."dwh_dev"."fct_events"'
+        in copied.compile_layer("marts", START, START)["daily_kpis"]
+    )
+    assert list((second / "target" / "compiled").rglob("daily_kpis.sql"))
+    assert not (first / "target" / "compiled").exists()
+
+    moved = tmp_path / "c" / "project"
+    shutil.copytree(first, moved)  # with its target/sluice-parse
+    parse_cache._IN_PROCESS.clear()  # a new process
+    loaded = DbtProject(settings_at(moved, tmp_path / "lake", tmp_path / "c" / "warehouse.duckdb"))
+    assert parsed == []
+    assert roots(loaded) == {str(moved)}
+
+    model = second / "models" / "marts" / "kpi" / "daily_kpis.sql"
+    model.write_text(model.read_text() + "\n-- an edit in the copy only\n")
+    edited = DbtProject(settings_at(second, tmp_path / "lake", tmp_path / "b" / "warehouse.duckdb"))
+    assert parsed == [tmp_path / "b" / "warehouse.duckdb"]
+    assert "-- an edit" in edited.manifest.nodes["model.sluice.daily_kpis"].raw_code
+    assert "-- an edit" not in loaded.manifest.nodes["model.sluice.daily_kpis"].raw_code
 
 
 def test_a_saved_parse_another_user_could_write_is_not_loaded(
