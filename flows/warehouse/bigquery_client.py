@@ -53,6 +53,7 @@ def ensure_dataset(client: Any, project: str, dataset: str) -> None:
 
 
 def _dataset_exists(client: Any, reference: Any) -> bool:
+    """Whether BigQuery has the dataset `reference` (a lookup, no query job)."""
     from google.api_core.exceptions import NotFound
 
     try:
