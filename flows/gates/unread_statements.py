@@ -8,10 +8,10 @@
    asset): every row of the checked window, read for the names alone. It is sent as
    `select * from (<batch>) limit 0`, which has the same columns and no rows.
 
-On DuckDB both were cheap; on BigQuery each was a query job billed for the columns it reads
-(LIMIT does not lower the bytes billed), and the column probe returned the window's rows. In
-one daily run (300 events a day, 2026-12-08) the first kind was 61 of GX's 191 statements,
-the second 20.
+On DuckDB both were cheap; on BigQuery each was a query job, and the column probe returned the
+window's rows. In one daily run (300 events a day, 2026-12-08) the first kind was 61 of GX's
+191 statements, the second 20. The column probe is still one job per validation: what BigQuery
+bills for it is bq_gaps.yml `gate_column_probe`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ _MARK = "_sluice_unread_statements"
 
 
 class UnreadStatements:
-    """Installed once on the SQL execution engine of the gates' data source (per validation,
-    GX keeps one engine while the data source's settings stay the same)."""
+    """Installed on the SQL execution engine of the gates' data source. `Gates` calls `install`
+    before each validation: a no-op on the engine it is installed on, which GX keeps while the
+    data source's settings stay the same."""
 
     def __init__(self) -> None:
         self.batch_sql = ""  # the validation running now (GX's context runs one at a time)

@@ -183,7 +183,7 @@ def run_partitions(
     began = time.perf_counter()
     run_id = current_run_id()
     with ws.locks.holding(ws.warehouse.lock_key, run_id), ws.locks.keeping(run_id):
-        ws.check_warehouse()
+        ws.check_warehouse(run_id)
         recover(ws, run_id)
         groups = batches(plan)
         with showing(_planned(ws, groups)) as reporter:

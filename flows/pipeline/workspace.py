@@ -148,15 +148,25 @@ class Workspace:
         """What the ledger refused so far, to find the models a step must not run."""
         return Blocker(self.project, self.ledger.latest(), set(self.accepted))
 
-    def check_warehouse(self) -> None:
+    def check_warehouse(self, run_id: str) -> None:
         """Bind a new state store to this warehouse, or refuse a store bound to another one
-        (StateMismatch): the ledger must never call done what this warehouse does not hold."""
-        found = self.warehouse.identity()
+        (StateMismatch): the ledger must never call done what this warehouse does not hold.
+
+        Runs may start together on a new warehouse where writers overlap (BigQuery): the first
+        creates the warehouse's identity and binds the store under the lock BINDING_LOCK, and
+        the others wait, then find both; the store is read before the warehouse, so a store
+        bound meanwhile describes an identity already written."""
         bound = self.store.binding()
         if bound is None:
-            made = found or self.warehouse.identity(create=True)
-            self.store.bind(str(made), self.warehouse.name, self.ledger.clock().isoformat())
-            return
+            with self.locks.waiting(
+                BINDING_LOCK, run_id, patience=self.settings.lease_seconds, poll=0.5
+            ):
+                bound = self.store.binding()
+                if bound is None:
+                    made = self.warehouse.identity() or self.warehouse.identity(create=True)
+                    self.store.bind(str(made), self.warehouse.name, self.ledger.clock().isoformat())
+                    return
+        found = self.warehouse.identity()
         if found == bound.id:
             return
         what = f"warehouse {found}" if found else "a new warehouse (it carries no Sluice identity)"
@@ -171,6 +181,10 @@ class Workspace:
     def fence(self, run_id: str) -> None:
         """Raise LockLost unless this run still holds every lock it took (before publishing)."""
         self.locks.check_held(run_id)
+
+
+# The lock under which a new state store is bound to its warehouse (Workspace.check_warehouse).
+BINDING_LOCK = "state:binding"
 
 
 def open_incidents(settings: Settings, store: StateStore, clock: Clock = utc_now) -> Incidents:

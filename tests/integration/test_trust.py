@@ -18,7 +18,7 @@ import pytest
 from flows.errors import LockLost, PartitionsFailed, StateMismatch
 from flows.pipeline.plan import plan, step_states
 from flows.pipeline.runs import run_partitions
-from flows.pipeline.workspace import Workspace
+from flows.pipeline.workspace import BINDING_LOCK, Workspace
 from flows.project.dbt_runner import DbtProject
 from flows.sample.lake import generate_lake
 from flows.sample.spec import LakeSpec
@@ -225,6 +225,52 @@ def test_the_ledger_never_calls_done_what_its_warehouse_does_not_hold(
     [day] = plan(ws, START, START)
     assert (day.from_layer, day.reason) == ("marts", "stale")
     assert {s.state for s in step_states(ws, START, START)} == {"succeeded"}
+
+
+def test_runs_starting_together_on_a_new_warehouse_agree_on_its_identity(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Two runs start at once on a new warehouse and a new state store (BigQuery lets writers
+    overlap: bq-check's concurrent backfills met this). The second read the warehouse before
+    the first wrote its identity and the store after the first bound it, and stopped with
+    StateMismatch ("a new warehouse"). Here the first run's whole check happens right after the
+    second's first read, whichever it is: both must end bound to the one identity written."""
+    project = copy_project(tmp_path / "p")
+    settings = Settings(project_dir=project, lake=lake, duckdb=tmp_path / "w.duckdb").resolved()
+    first, second = Workspace.open(settings), Workspace.open(settings)
+
+    class FirstRunsMeanwhile:
+        """Forwards to a warehouse or store; its first read of the identity or the binding
+        lets the first run check the warehouse before the answer comes back."""
+
+        def __init__(self, inner: Any, read: str) -> None:
+            self._inner, self._read = inner, read
+
+        def __getattr__(self, name: str) -> Any:
+            found = getattr(self._inner, name)
+            if name != self._read:
+                return found
+
+            def read(*args: Any, **kwargs: Any) -> Any:
+                answer = found(*args, **kwargs)
+                if not meanwhile:
+                    meanwhile.append(first.check_warehouse("first-run"))
+                return answer
+
+            return read
+
+    meanwhile: list[None] = []
+    second.warehouse = FirstRunsMeanwhile(second.warehouse, "identity")  # type: ignore[assignment]
+    second.__dict__["store"] = FirstRunsMeanwhile(second.store, "binding")
+    second.check_warehouse("second-run")
+
+    assert meanwhile  # the first run did check in between
+    written = query(settings.duckdb, "select id from sluice_meta.identity")
+    assert len(written) == 1
+    binding = first.store.binding()
+    assert binding is not None and binding.id == written[0][0]
+    first.check_warehouse("first-run")  # the store is bound to what the warehouse holds
+    assert first.locks.holder(BINDING_LOCK) is None  # and the binding's lock is free again
 
 
 # ---- 5: a new model is published only through a gate -----------------------------------------
